@@ -61,6 +61,9 @@ type Config struct {
 	LogLevel string `json:"logLevel,omitempty"`
 	// LogFormat is json (default) or text.
 	LogFormat string `json:"logFormat,omitempty"`
+	// PprofListen, when set, serves net/http/pprof on this address (for
+	// profiling; keep it on localhost). Empty (default): no pprof.
+	PprofListen string `json:"pprofListen,omitempty"`
 }
 
 // SQLiteConfig configures the embedded SQLite backend.
@@ -259,9 +262,53 @@ func (c *Config) Validate() error {
 func Parse(data []byte) (Config, error) {
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		if ferr := checkDurations(data); ferr != nil {
+			return Config{}, ferr
+		}
 		return Config{}, fmt.Errorf("while parsing the configuration file: %w", err)
 	}
 	return c, nil
+}
+
+// checkDurations finds a duration key whose value is not a Go duration
+// string, so that the error names the key (encoding/json does not name it
+// for values with their own UnmarshalJSON).
+func checkDurations(data []byte) error {
+	var m map[string]any
+	if yaml.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	for _, o := range Options() {
+		var cur any = m
+		for _, part := range strings.Split(o.Key, ".") {
+			mm, ok := cur.(map[string]any)
+			if !ok {
+				cur = nil
+				break
+			}
+			cur = mm[part]
+		}
+		if cur == nil || !isDurationKey(o.Key) {
+			continue
+		}
+		s, ok := cur.(string)
+		if !ok {
+			return &FieldError{Key: o.Key, Reason: fmt.Sprintf("a duration must be a string like \"30s\", got %v", cur)}
+		}
+		if _, err := time.ParseDuration(s); err != nil {
+			return &FieldError{Key: o.Key, Reason: fmt.Sprintf("%q is not a Go duration such as 30s or 1m30s", s)}
+		}
+	}
+	return nil
+}
+
+func isDurationKey(key string) bool {
+	switch key {
+	case "pool.maxConnectionLifetime", "pool.maxConnectionIdleTime", "pool.healthCheckPeriod",
+		"pool.acquireTimeout", "pool.queryTimeout", "shutdownGracePeriod":
+		return true
+	}
+	return false
 }
 
 // Marshal renders c as YAML. Secret fields are never rendered.
