@@ -22,7 +22,11 @@ log() { echo "setup-envtest: $*" >&2; }
 
 complete() {
 	local dir="$1"
-	[ -n "$dir" ] && [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ] && [ -x "$dir/kubectl" ]
+	local b
+	[ -n "$dir" ] || return 1
+	for b in kube-apiserver etcd kubectl; do
+		[ -f "$dir/$b" ] && [ -x "$dir/$b" ] || return 1
+	done
 }
 
 if complete "${KUBEBUILDER_ASSETS:-}"; then
@@ -36,6 +40,7 @@ fi
 
 mkdir -p "$DEST"
 WORK="$(mktemp -d)"
+mkdir -p "$WORK/bin"
 trap 'rm -rf "$WORK"' EXIT
 # The build must not see the project's go.work or GOFLAGS=-mod=vendor.
 export GOWORK=off GOFLAGS="${GOFLAGS:-} -buildvcs=false" CGO_ENABLED=0
@@ -71,8 +76,8 @@ GO
 	local pkg="k8s.io/component-base/version"
 	local ldflags="-s -w -X ${pkg}.gitVersion=v${K8S_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor%%.*} -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
 	ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=${minor%%.*}"
-	go build -trimpath -ldflags "$ldflags" -o "$WORK/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-	go build -trimpath -ldflags "$ldflags" -o "$WORK/kubectl" k8s.io/kubernetes/cmd/kubectl
+	go build -trimpath -ldflags "$ldflags" -o "$WORK/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+	go build -trimpath -ldflags "$ldflags" -o "$WORK/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
 }
 
 build_etcd() {
@@ -90,13 +95,13 @@ import _ "go.etcd.io/etcd/server/v3"
 GO
 	go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" >&2
 	go mod tidy >&2
-	go build -trimpath -ldflags "-s -w" -o "$WORK/etcd" go.etcd.io/etcd/server/v3
+	go build -trimpath -ldflags "-s -w" -o "$WORK/bin/etcd" go.etcd.io/etcd/server/v3
 }
 
-[ -x "$DEST/etcd" ] || { build_etcd; mv "$WORK/etcd" "$DEST/etcd"; }
+[ -f "$DEST/etcd" ] && [ -x "$DEST/etcd" ] || { rm -rf "$DEST/etcd"; build_etcd; mv "$WORK/bin/etcd" "$DEST/etcd"; }
 if [ ! -x "$DEST/kube-apiserver" ] || [ ! -x "$DEST/kubectl" ]; then
 	build_kubernetes
-	mv "$WORK/kube-apiserver" "$WORK/kubectl" "$DEST/"
+	mv "$WORK/bin/kube-apiserver" "$WORK/bin/kubectl" "$DEST/"
 fi
 complete "$DEST" || { log "binaries missing in $DEST after build"; exit 1; }
 log "envtest binaries ready in $DEST"
