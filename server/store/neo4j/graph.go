@@ -1,0 +1,496 @@
+package neo4j
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+)
+
+// defaultFindLimit is FindRelated's limit when the query gives none.
+const defaultFindLimit = 100
+
+// defaultSearchLimit is SearchMemories' limit when the caller gives none.
+const defaultSearchLimit = 10
+
+// run sends one query and collects its records.
+func run(ctx context.Context, tx neo4j.ManagedTransaction, query string, params map[string]any) ([]*neo4j.Record, error) {
+	res, err := tx.Run(ctx, query, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Collect(ctx)
+}
+
+// reserve locks the sequence node and reserves count sequence numbers.
+func reserve(ctx context.Context, tx neo4j.ManagedTransaction, count int) (int64, error) {
+	recs, err := run(ctx, tx, qReserve, map[string]any{"count": int64(max(count, 1))})
+	if err != nil {
+		return 0, err
+	}
+	if len(recs) != 1 {
+		return 0, fmt.Errorf("the sequence node returned %d rows", len(recs))
+	}
+	return recInt(recs[0], "base"), nil
+}
+
+func entityParam(e memory.Entity, seq int64) map[string]any {
+	obs := nonNil(e.Observations)
+	return map[string]any{
+		"name":            e.Name,
+		"entityType":      e.EntityType,
+		"observations":    obs,
+		"seq":             seq,
+		"search":          searchText(e.Name, e.EntityType, obs),
+		"observationText": observationText(obs),
+	}
+}
+
+func updateParam(e memory.Entity) map[string]any {
+	obs := nonNil(e.Observations)
+	return map[string]any{
+		"name":            e.Name,
+		"observations":    obs,
+		"search":          searchText(e.Name, e.EntityType, obs),
+		"observationText": observationText(obs),
+	}
+}
+
+func relationParam(r memory.Relation, seq int64, position int) map[string]any {
+	return map[string]any{
+		"from":         r.From,
+		"to":           r.To,
+		"relationType": r.RelationType,
+		"seq":          seq,
+		"position":     int64(position),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// CreateEntities creates the entities whose name is new, in one transaction.
+func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
+	for _, e := range entities {
+		if e.Name == "" {
+			return nil, memory.InvalidArgument("an entity name must not be empty")
+		}
+	}
+	seen := make(map[string]bool, len(entities))
+	var candidates []memory.Entity
+	for _, e := range entities {
+		if !seen[e.Name] {
+			seen[e.Name] = true
+			candidates = append(candidates, e)
+		}
+	}
+	created := []memory.Entity{}
+	if len(candidates) == 0 {
+		return created, nil
+	}
+	err := s.write(ctx, "create_entities", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		names, err := createEntities(ctx, tx, candidates)
+		if err != nil {
+			return err
+		}
+		created = created[:0]
+		for _, e := range candidates {
+			if names[e.Name] {
+				e.Observations = nonNil(e.Observations)
+				created = append(created, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+// createEntities reserves sequence numbers and creates the absent ones among
+// entities (distinct names), returning the names created.
+func createEntities(ctx context.Context, tx neo4j.ManagedTransaction, entities []memory.Entity) (map[string]bool, error) {
+	base, err := reserve(ctx, tx, len(entities))
+	if err != nil {
+		return nil, err
+	}
+	return insertEntities(ctx, tx, entities, base)
+}
+
+func insertEntities(ctx context.Context, tx neo4j.ManagedTransaction, entities []memory.Entity, base int64) (map[string]bool, error) {
+	rows := make([]map[string]any, len(entities))
+	for i, e := range entities {
+		rows[i] = entityParam(e, base+int64(i))
+	}
+	recs, err := run(ctx, tx, qCreateEntities, map[string]any{"entities": rows})
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		names[recString(r, "name")] = true
+	}
+	return names, nil
+}
+
+// CreateRelations creates the relations not present yet, in one transaction.
+func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation) ([]memory.Relation, error) {
+	if err := validRelations(relations); err != nil {
+		return nil, err
+	}
+	candidates := distinctRelations(relations)
+	created := []memory.Relation{}
+	if len(candidates) == 0 {
+		return created, nil
+	}
+	err := s.write(ctx, "create_relations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		base, err := reserve(ctx, tx, len(candidates))
+		if err != nil {
+			return err
+		}
+		created, err = insertRelations(ctx, tx, candidates, base)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+func validRelations(relations []memory.Relation) error {
+	for _, r := range relations {
+		if r.From == "" || r.To == "" {
+			return memory.InvalidArgument("a relation needs both from and to")
+		}
+	}
+	return nil
+}
+
+func distinctRelations(relations []memory.Relation) []memory.Relation {
+	seen := make(map[memory.Relation]bool, len(relations))
+	var out []memory.Relation
+	for _, r := range relations {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// insertRelations creates the absent ones among relations (distinct) and
+// returns them in input order.
+func insertRelations(ctx context.Context, tx neo4j.ManagedTransaction, relations []memory.Relation, base int64) ([]memory.Relation, error) {
+	rows := make([]map[string]any, len(relations))
+	for i, r := range relations {
+		rows[i] = relationParam(r, base+int64(i), i)
+	}
+	recs, err := run(ctx, tx, qCreateRelations, map[string]any{"relations": rows})
+	if err != nil {
+		return nil, err
+	}
+	made := make([]bool, len(relations))
+	for _, r := range recs {
+		if p := recInt(r, "position"); p >= 0 && int(p) < len(made) {
+			made[p] = true
+		}
+	}
+	out := []memory.Relation{}
+	for i, r := range relations {
+		if made[i] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// AddObservations appends the absent observations; an unknown entity fails
+// the whole call and nothing is saved.
+func (s *Store) AddObservations(ctx context.Context, additions []memory.ObservationAddition) ([]memory.ObservationResult, error) {
+	results := []memory.ObservationResult{}
+	if len(additions) == 0 {
+		return results, nil
+	}
+	err := s.write(ctx, "add_observations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		if _, err := reserve(ctx, tx, 1); err != nil { // the writers' lock
+			return err
+		}
+		names := make([]string, 0, len(additions))
+		for _, a := range additions {
+			names = append(names, a.EntityName)
+		}
+		current, order, err := entitiesByName(ctx, tx, names)
+		if err != nil {
+			return err
+		}
+		for _, a := range additions {
+			if _, ok := current[a.EntityName]; !ok {
+				return &memory.EntityNotFoundError{Name: a.EntityName}
+			}
+		}
+		results = results[:0]
+		changed := map[string]bool{}
+		for _, a := range additions {
+			e := current[a.EntityName]
+			added := []string{}
+			for _, o := range a.Contents {
+				if !slices.Contains(e.Observations, o) {
+					e.Observations = append(e.Observations, o)
+					added = append(added, o)
+				}
+			}
+			current[a.EntityName] = e
+			if len(added) > 0 {
+				changed[a.EntityName] = true
+			}
+			results = append(results, memory.ObservationResult{EntityName: a.EntityName, AddedObservations: added})
+		}
+		return setObservations(ctx, tx, current, order, changed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// entitiesByName reads the named entities; order lists their names by
+// creation.
+func entitiesByName(ctx context.Context, tx neo4j.ManagedTransaction, names []string) (map[string]memory.Entity, []string, error) {
+	recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": names})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]memory.Entity, len(recs))
+	order := make([]string, 0, len(recs))
+	for _, r := range recs {
+		e := recEntity(r)
+		out[e.Name] = e
+		order = append(order, e.Name)
+	}
+	return out, order, nil
+}
+
+func setObservations(ctx context.Context, tx neo4j.ManagedTransaction, current map[string]memory.Entity, order []string, changed map[string]bool) error {
+	var updates []map[string]any
+	for _, name := range order {
+		if changed[name] {
+			updates = append(updates, updateParam(current[name]))
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	_, err := run(ctx, tx, qSetObservations, map[string]any{"updates": updates})
+	return err
+}
+
+// DeleteEntities deletes the named entities and their relations.
+func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	return s.write(ctx, "delete_entities", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		if _, err := reserve(ctx, tx, 1); err != nil {
+			return err
+		}
+		recs, err := run(ctx, tx, qDeleteEntities, map[string]any{"names": names})
+		if err != nil {
+			return err
+		}
+		var neighbours []string
+		for _, r := range recs {
+			neighbours = append(neighbours, recStrings(r, "neighbours")...)
+		}
+		return dropOrphans(ctx, tx, neighbours)
+	})
+}
+
+func dropOrphans(ctx context.Context, tx neo4j.ManagedTransaction, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	_, err := run(ctx, tx, qDropOrphans, map[string]any{"names": names})
+	return err
+}
+
+// DeleteObservations removes the given observations.
+func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
+	if len(deletions) == 0 {
+		return nil
+	}
+	return s.write(ctx, "delete_observations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		if _, err := reserve(ctx, tx, 1); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(deletions))
+		for _, d := range deletions {
+			names = append(names, d.EntityName)
+		}
+		current, order, err := entitiesByName(ctx, tx, names)
+		if err != nil {
+			return err
+		}
+		changed := map[string]bool{}
+		for _, d := range deletions {
+			e, ok := current[d.EntityName]
+			if !ok {
+				continue
+			}
+			kept := slices.DeleteFunc(slices.Clone(e.Observations), func(o string) bool { return slices.Contains(d.Observations, o) })
+			if len(kept) != len(e.Observations) {
+				e.Observations = kept
+				current[d.EntityName] = e
+				changed[d.EntityName] = true
+			}
+		}
+		return setObservations(ctx, tx, current, order, changed)
+	})
+}
+
+// DeleteRelations removes the given relations.
+func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation) error {
+	if len(relations) == 0 {
+		return nil
+	}
+	rows := make([]map[string]any, 0, len(relations))
+	for _, r := range distinctRelations(relations) {
+		rows = append(rows, map[string]any{"from": r.From, "to": r.To, "relationType": r.RelationType})
+	}
+	return s.write(ctx, "delete_relations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		if _, err := reserve(ctx, tx, 1); err != nil {
+			return err
+		}
+		recs, err := run(ctx, tx, qDeleteRelations, map[string]any{"relations": rows})
+		if err != nil {
+			return err
+		}
+		var touched []string
+		for _, r := range recs {
+			touched = append(touched, recString(r, "source"), recString(r, "target"))
+		}
+		return dropOrphans(ctx, tx, touched)
+	})
+}
+
+// ReadGraph returns the whole graph.
+func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
+	var g memory.Graph
+	err := s.read(ctx, "read_graph", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		recs, err := run(ctx, tx, qAllEntities, nil)
+		if err != nil {
+			return err
+		}
+		g.Entities = recEntities(recs)
+		recs, err = run(ctx, tx, qAllRelations, nil)
+		if err != nil {
+			return err
+		}
+		g.Relations = recRelations(recs)
+		return nil
+	})
+	if err != nil {
+		return memory.Graph{}, err
+	}
+	return g, nil
+}
+
+// SearchNodes finds entities by case-insensitive substring, through the
+// TEXT index on the folded search property, re-checked field by field.
+func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
+	folded := fold(query)
+	var g memory.Graph
+	err := s.read(ctx, "search_nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		recs, err := run(ctx, tx, qSearchNodes, map[string]any{"query": folded})
+		if err != nil {
+			return err
+		}
+		g.Entities = []memory.Entity{}
+		for _, e := range recEntities(recs) {
+			if matches(folded, e.Name, e.EntityType, e.Observations) {
+				g.Entities = append(g.Entities, e)
+			}
+		}
+		g.Relations, err = relationsTouching(ctx, tx, g.Entities)
+		return err
+	})
+	if err != nil {
+		return memory.Graph{}, err
+	}
+	return g, nil
+}
+
+func relationsTouching(ctx context.Context, tx neo4j.ManagedTransaction, entities []memory.Entity) ([]memory.Relation, error) {
+	if len(entities) == 0 {
+		return []memory.Relation{}, nil
+	}
+	names := make([]string, len(entities))
+	for i, e := range entities {
+		names[i] = e.Name
+	}
+	recs, err := run(ctx, tx, qRelationsTouching, map[string]any{"names": names})
+	if err != nil {
+		return nil, err
+	}
+	return recRelations(recs), nil
+}
+
+// OpenNodes returns the named entities and the relations touching them.
+func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
+	g := memory.Graph{Entities: []memory.Entity{}, Relations: []memory.Relation{}}
+	if len(names) == 0 {
+		return g, nil
+	}
+	err := s.read(ctx, "open_nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": names})
+		if err != nil {
+			return err
+		}
+		g.Entities = recEntities(recs)
+		g.Relations, err = relationsTouching(ctx, tx, g.Entities)
+		return err
+	})
+	if err != nil {
+		return memory.Graph{}, err
+	}
+	return g, nil
+}
+
+// SearchMemories is a ranked full-text search through the full-text index.
+func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]memory.ScoredEntity, error) {
+	if limit < 0 {
+		return nil, memory.InvalidArgument("limit must not be negative, got %d", limit)
+	}
+	if limit == 0 {
+		limit = defaultSearchLimit
+	}
+	hits := []memory.ScoredEntity{}
+	lucene := luceneQuery(query)
+	if lucene == "" {
+		return hits, nil
+	}
+	err := s.read(ctx, "search_memories", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+		recs, err := run(ctx, tx, qSearchMemories, map[string]any{"query": lucene, "limit": int64(limit)})
+		if err != nil {
+			return err
+		}
+		hits = hits[:0]
+		for _, r := range recs {
+			hits = append(hits, memory.ScoredEntity{Entity: recEntity(r), Score: recFloat(r, "score")})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hits, nil
+}
