@@ -1,0 +1,197 @@
+// Package controllers holds the memory operator's reconcilers: one per Kind.
+// The desired child objects are built by pure functions (desired*), so they
+// are unit-testable without a cluster; the reconciler only creates, updates
+// and observes them.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
+)
+
+// ControllerName names the MemoryServer controller: its logs, metrics
+// (controller_runtime_reconcile_total{controller="memoryserver"}) and the
+// reporting controller of its events.
+const ControllerName = "memoryserver"
+
+// DefaultMemoryServerImage is the server image used when neither
+// spec.image nor the operator's --memory-server-image flag names one.
+const DefaultMemoryServerImage = "ghcr.io/memory-operator/memory-operator:dev"
+
+// MemoryServerReconciler reconciles MemoryServer objects: the server's
+// ConfigMap, Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler
+// and (sqlite) PersistentVolumeClaim, and the database backend.
+type MemoryServerReconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	client.Client
+	// Scheme knows the API types; it sets controller references.
+	Scheme *runtime.Scheme
+	// Recorder emits events about the MemoryServer and its children.
+	Recorder events.EventRecorder
+	// DefaultImage is the server image for MemoryServers without spec.image
+	// (the --memory-server-image flag). Empty means DefaultMemoryServerImage.
+	DefaultImage string
+
+	// childWrites counts child writes (ChildWritesMetric); set up by
+	// SetupWithManager.
+	childWrites *prometheus.CounterVec
+}
+
+// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings the children of one MemoryServer to their desired state
+// and rebuilds its status from what it observed. The steps run in order; the
+// first that fails stops the others, and the status (written once, at the
+// end) says which failed.
+func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ms := &mcpv1alpha1.MemoryServer{}
+	if err := r.Get(ctx, req.NamespacedName, ms); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("while getting MemoryServer %s: %w", req.NamespacedName, err)
+	}
+	if !ms.DeletionTimestamp.IsZero() {
+		// Children go by garbage collection (controller references).
+		return ctrl.Result{}, nil
+	}
+
+	obs := newObserved(ms)
+	steps := []struct {
+		name string
+		fn   func(context.Context, *mcpv1alpha1.MemoryServer, *observed) (ctrl.Result, error)
+	}{
+		{"backend", r.reconcileBackend},
+		{"connection budget", r.reconcileConnectionBudget},
+		{"config map", r.reconcileConfigMap},
+		{"storage", r.reconcileStorage},
+		{"deployment", r.reconcileDeployment},
+		{"service", r.reconcileService},
+		{"disruption budget", r.reconcilePodDisruptionBudget},
+		{"autoscaler", r.reconcileAutoscaler},
+	}
+	var result ctrl.Result
+	for _, step := range steps {
+		res, err := step.fn(ctx, ms, obs)
+		result = mergeResults(result, res)
+		if err != nil {
+			obs.reconcileErr = fmt.Errorf("while reconciling the %s: %w", step.name, err)
+			break
+		}
+	}
+
+	res, statusErr := r.updateStatus(ctx, ms, obs)
+	result = mergeResults(result, res)
+	if obs.reconcileErr != nil {
+		if apierrors.IsConflict(obs.reconcileErr) {
+			// A child changed under us; its watch event reconciles again.
+			log.FromContext(ctx).V(1).Info("conflict while reconciling, requeueing", "error", obs.reconcileErr.Error())
+			return mergeResults(result, ctrl.Result{RequeueAfter: conflictRequeue}), nil
+		}
+		return result, obs.reconcileErr
+	}
+	return result, statusErr
+}
+
+// mergeResults keeps the earliest requested requeue.
+func mergeResults(a, b ctrl.Result) ctrl.Result {
+	if b.RequeueAfter > 0 && (a.RequeueAfter == 0 || b.RequeueAfter < a.RequeueAfter) {
+		a.RequeueAfter = b.RequeueAfter
+	}
+	return a
+}
+
+// SetupWithManager registers the reconciler: it watches MemoryServers, the
+// children it owns, and the Secrets MemoryServers reference (through the
+// secretRefIndex field index).
+func (r *MemoryServerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.childWrites = newChildWrites()
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(ControllerName)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &mcpv1alpha1.MemoryServer{}, SecretRefIndex, func(o client.Object) []string {
+		ms, ok := o.(*mcpv1alpha1.MemoryServer)
+		if !ok {
+			return nil
+		}
+		return ReferencedSecretNames(ms)
+	}); err != nil {
+		return fmt.Errorf("while indexing MemoryServers by referenced Secret: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&mcpv1alpha1.MemoryServer{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&appsv1.StatefulSet{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.memoryServersForSecret)).
+		Complete(r)
+}
+
+// memoryServersForSecret maps a Secret to the MemoryServers of its
+// namespace that reference it, or are its owners (managed credentials).
+func (r *MemoryServerReconciler) memoryServersForSecret(ctx context.Context, o client.Object) []ctrl.Request {
+	var list mcpv1alpha1.MemoryServerList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{SecretRefIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "while listing the MemoryServers that reference a Secret", "secret", o.GetName())
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items)+1)
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	if owner := metav1GetControllerOf(o); owner != "" {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: owner}})
+	}
+	return reqs
+}
+
+// metav1GetControllerOf returns the name of o's MemoryServer controller
+// owner, or "".
+func metav1GetControllerOf(o client.Object) string {
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller && ref.Kind == "MemoryServer" &&
+			ref.APIVersion == mcpv1alpha1.GroupVersion.String() {
+			return ref.Name
+		}
+	}
+	return ""
+}
+
+// errSecretMissing marks a referenced Secret or key that does not exist:
+// the user must create it, so it is reported in status, not retried as an
+// error (the Secret watch reconciles again once it appears).
+var errSecretMissing = errors.New("referenced Secret missing")

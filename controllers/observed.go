@@ -1,0 +1,108 @@
+package controllers
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
+)
+
+// conflictRequeue is how soon a reconcile that lost an optimistic-lock race
+// runs again (the watch event of the winner usually comes first).
+const conflictRequeue = 200 * time.Millisecond
+
+// observed is what one reconcile learns, step by step; updateStatus turns it
+// into the MemoryServer's status. Every step reads what earlier steps wrote:
+// reconcileBackend fills backend, reconcileConnectionBudget fills budget,
+// reconcileConfigMap fills configData and configHash, reconcileDeployment
+// fills deployment.
+type observed struct {
+	backend backendObservation
+	budget  budgetObservation
+
+	// secretDigests are the content digests of every referenced Secret key,
+	// keyed by "secret/key" (never the value). They go into the config hash.
+	secretDigests map[string]string
+	// authMissing is set when auth.tokenSecretRef names a Secret or key that
+	// does not exist; it makes Ready False.
+	authMissing string
+
+	// configHash is the hash on the pod template (ConfigMap plus Secrets).
+	configHash string
+	// deployment is the server Deployment as last read or written; nil when
+	// it does not exist (yet).
+	deployment *appsv1.Deployment
+
+	// reconcileErr is the error of the step that failed, if any.
+	reconcileErr error
+}
+
+// backendObservation is the BackendReady condition's input and the
+// status.backend block.
+type backendObservation struct {
+	// status, reason and message of the BackendReady condition.
+	status  metav1.ConditionStatus
+	reason  string
+	message string
+	// managed is true when the operator runs the database.
+	managed bool
+	// host the server connects to, when known without reading a Secret.
+	host string
+	// env are the server container's Secret-backed environment variables
+	// (DSN, Neo4j credentials). Only references, never values.
+	env []corev1.EnvVar
+	// neo4jURI is rendered into the ConfigMap for the neo4j backend.
+	neo4jURI string
+	// neo4jDatabase is rendered into the ConfigMap for the neo4j backend.
+	neo4jDatabase string
+}
+
+// budgetObservation is the ConnectionBudget condition's input and the
+// status.pool block.
+type budgetObservation struct {
+	// status, reason and message of the ConnectionBudget condition.
+	status  metav1.ConditionStatus
+	reason  string
+	message string
+	// maxConnectionsPerReplica, when > 0, is the pool size rendered into the
+	// ConfigMap (derived from the budget when spec.pool.maxConnections is
+	// unset). 0 means spec.pool.maxConnections or the server default.
+	maxConnectionsPerReplica int32
+	// pool is status.pool; nil when not computed.
+	pool *mcpv1alpha1.PoolStatus
+	// holdRollout keeps the existing Deployment as it is (over budget): it
+	// is neither created nor updated.
+	holdRollout bool
+}
+
+func newObserved(ms *mcpv1alpha1.MemoryServer) *observed {
+	return &observed{
+		backend: backendObservation{
+			status:  metav1.ConditionUnknown,
+			reason:  mcpv1alpha1.ReasonReconciling,
+			message: "the backend has not been checked yet",
+			managed: isManagedBackend(ms),
+		},
+		budget: budgetObservation{
+			status:  metav1.ConditionUnknown,
+			reason:  mcpv1alpha1.ReasonNoBudget,
+			message: "no connection budget is known",
+		},
+		secretDigests: map[string]string{},
+	}
+}
+
+// isManagedBackend reports whether the operator runs ms's database.
+func isManagedBackend(ms *mcpv1alpha1.MemoryServer) bool {
+	b := ms.Spec.Backend
+	switch b.Type {
+	case mcpv1alpha1.BackendPostgres:
+		return b.Postgres != nil && b.Postgres.Managed != nil
+	case mcpv1alpha1.BackendNeo4j:
+		return b.Neo4j != nil && b.Neo4j.Managed != nil
+	}
+	return false
+}
