@@ -35,13 +35,13 @@ type LineError struct {
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
 type item struct {
-	Type         *string          `json:"type"`
-	Name         *string          `json:"name"`
-	EntityType   *string          `json:"entityType"`
-	Observations *[]*string       `json:"observations"`
-	From         *string          `json:"from"`
-	To           *string          `json:"to"`
-	RelationType *string          `json:"relationType"`
+	Type         *string    `json:"type"`
+	Name         *string    `json:"name"`
+	EntityType   *string    `json:"entityType"`
+	Observations *[]*string `json:"observations"`
+	From         *string    `json:"from"`
+	To           *string    `json:"to"`
+	RelationType *string    `json:"relationType"`
 }
 
 // Read parses and validates a whole file. On any malformed line it returns
