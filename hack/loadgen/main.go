@@ -1,0 +1,420 @@
+// Command loadgen drives a memory-server's streamable-HTTP endpoint with N
+// concurrent MCP sessions and reports calls/s, latency percentiles, errors
+// and the server's CPU time per call.
+//
+// The client is deliberately cheap: after initialize and
+// notifications/initialized it sends plain JSON-RPC POSTs with the
+// Mcp-Session-Id header on kept-alive connections, and checks responses with
+// byte searches instead of decoding them, so the figures measure the server
+// and not the load generator (both share the machine's cores).
+//
+// It seeds a graph (--seed entities, each related to the next), then runs the
+// mixed workload for --duration: 80% reads (40% search_nodes on a selective
+// name fragment that matches 10 entities, 40% open_nodes of 3 names), 20%
+// writes (create_entities, add_observations, create_relations).
+//
+//	go run ./hack/loadgen --server-bin bin/memory-server --clients 32 --duration 20s -- --sqlite-path /tmp/lg.db
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	url       string
+	clients   int
+	duration  time.Duration
+	warmup    time.Duration
+	seed      int
+	pid       int
+	serverBin string
+	serverEnv string
+	listen    string
+	token     string
+	skipSeed  bool
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.url, "url", "", "MCP endpoint (default http://127.0.0.1:<port of --listen>/mcp)")
+	flag.IntVar(&o.clients, "clients", 32, "concurrent MCP sessions")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured duration")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured warm-up before the measurement")
+	flag.IntVar(&o.seed, "seed", 10000, "entities to seed before the run")
+	flag.BoolVar(&o.skipSeed, "skip-seed", false, "assume the graph is already seeded with --seed entities")
+	flag.IntVar(&o.pid, "pid", 0, "server process id for CPU accounting (set automatically with --server-bin)")
+	flag.StringVar(&o.serverBin, "server-bin", "", "start this memory-server binary (arguments after --) and stop it at the end")
+	flag.StringVar(&o.serverEnv, "server-env", "", "extra environment for the server, comma-separated K=V")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
+	flag.StringVar(&o.token, "token", "", "bearer token")
+	flag.Parse()
+	if o.url == "" {
+		o.url = "http://" + o.listen + "/mcp"
+	}
+	if o.serverBin != "" {
+		stop, pid, err := startServer(o, flag.Args())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.pid = pid
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: o.clients * 2, MaxIdleConnsPerHost: o.clients * 2,
+		DisableCompression: true, IdleConnTimeout: time.Minute}}
+
+	seeder, err := newSession(hc, o)
+	if err != nil {
+		return err
+	}
+	if !o.skipSeed && o.seed > 0 {
+		start := time.Now()
+		if err := seed(seeder, o.seed); err != nil {
+			return err
+		}
+		fmt.Printf("seeded %d entities and %d relations in %s\n", o.seed, o.seed, time.Since(start).Round(time.Millisecond))
+	}
+	if o.pid != 0 {
+		fmt.Printf("server RSS after seeding: %.1f MiB\n", rssMiB(o.pid))
+	}
+
+	sessions := make([]*session, o.clients)
+	for i := range sessions {
+		if sessions[i], err = newSession(hc, o); err != nil {
+			return err
+		}
+	}
+	res := runLoad(sessions, o)
+	res.print(o)
+	if res.errors > 0 {
+		return fmt.Errorf("%d calls failed", res.errors)
+	}
+	return nil
+}
+
+// session is one MCP session on the shared keep-alive client.
+type session struct {
+	hc     *http.Client
+	url    string
+	token  string
+	id     string
+	nextID atomic.Int64
+	buf    bytes.Buffer
+}
+
+func newSession(hc *http.Client, o options) (*session, error) {
+	s := &session{hc: hc, url: o.url, token: o.token}
+	body, hdr, err := s.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}}`)
+	if err != nil {
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	if !bytes.Contains(body, []byte(`"protocolVersion"`)) {
+		return nil, fmt.Errorf("initialize: unexpected answer %.200s", body)
+	}
+	s.id = hdr.Get("Mcp-Session-Id")
+	if s.id == "" {
+		return nil, errors.New("initialize: no Mcp-Session-Id header")
+	}
+	if _, _, err := s.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
+		return nil, fmt.Errorf("notifications/initialized: %w", err)
+	}
+	return s, nil
+}
+
+func (s *session) post(payload string) ([]byte, http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, s.url, strings.NewReader(payload))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if s.id != "" {
+		req.Header.Set("Mcp-Session-Id", s.id)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	s.buf.Reset()
+	if _, err := s.buf.ReadFrom(resp.Body); err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
+		return nil, nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, s.buf.Bytes())
+	}
+	return s.buf.Bytes(), resp.Header, nil
+}
+
+// call runs one tool call; it fails on HTTP errors, JSON-RPC errors and
+// tool results with isError.
+func (s *session) call(tool, args string) error {
+	id := s.nextID.Add(1)
+	payload := `{"jsonrpc":"2.0","id":` + strconv.FormatInt(id, 10) + `,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`
+	body, _, err := s.post(payload)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(body, []byte(`"isError":true`)) || !bytes.Contains(body, []byte(`"result"`)) {
+		return fmt.Errorf("%s: %.300s", tool, body)
+	}
+	return nil
+}
+
+func name(i int) string { return fmt.Sprintf("ent-%06d", i) }
+
+var types = []string{"person", "project", "service", "team", "document"}
+
+func seed(s *session, n int) error {
+	const batch = 200
+	for i := 0; i < n; i += batch {
+		var b strings.Builder
+		b.WriteString(`{"entities":[`)
+		for j := i; j < min(i+batch, n); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"name":"%s","entityType":"%s","observations":["note about topic %d","seeded as number %d"]}`, name(j), types[j%len(types)], j%97, j)
+		}
+		b.WriteString(`]}`)
+		if err := s.call("create_entities", b.String()); err != nil {
+			return fmt.Errorf("seeding entities: %w", err)
+		}
+		b.Reset()
+		b.WriteString(`{"relations":[`)
+		for j := i; j < min(i+batch, n); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"from":"%s","to":"%s","relationType":"depends_on"}`, name(j), name((j+1)%n))
+		}
+		b.WriteString(`]}`)
+		if err := s.call("create_relations", b.String()); err != nil {
+			return fmt.Errorf("seeding relations: %w", err)
+		}
+	}
+	return nil
+}
+
+type result struct {
+	calls, errors int64
+	elapsed       time.Duration
+	lat           []time.Duration
+	perTool       map[string]int64
+	firstErr      string
+	cpuServer     float64
+	cpuSelf       float64
+	rss           float64
+}
+
+func runLoad(sessions []*session, o options) result {
+	var (
+		mu       sync.Mutex
+		res      = result{perTool: map[string]int64{}}
+		measure  atomic.Bool
+		stopping atomic.Bool
+		wg       sync.WaitGroup
+	)
+	n := max(o.seed, 1)
+	for ci, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(ci)+1, 42))
+			lat := make([]time.Duration, 0, 1<<16)
+			var calls, errs int64
+			per := map[string]int64{}
+			first := ""
+			for k := 0; !stopping.Load(); k++ {
+				tool, args := pick(rng, ci, k, n)
+				start := time.Now()
+				err := s.call(tool, args)
+				d := time.Since(start)
+				if !measure.Load() {
+					continue
+				}
+				calls++
+				per[tool]++
+				lat = append(lat, d)
+				if err != nil {
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+				}
+			}
+			mu.Lock()
+			res.calls += calls
+			res.errors += errs
+			res.lat = append(res.lat, lat...)
+			for t, c := range per {
+				res.perTool[t] += c
+			}
+			if res.firstErr == "" {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(o.warmup)
+	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	start := time.Now()
+	measure.Store(true)
+	time.Sleep(o.duration)
+	measure.Store(false)
+	res.elapsed = time.Since(start)
+	cpu1, self1 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	stopping.Store(true)
+	wg.Wait()
+	res.cpuServer, res.cpuSelf = cpu1-cpu0, self1-self0
+	if o.pid != 0 {
+		res.rss = rssMiB(o.pid)
+	}
+	return res
+}
+
+// pick chooses the next call of the mix for client ci's k-th call.
+func pick(rng *rand.Rand, ci, k, n int) (string, string) {
+	r := rng.IntN(100)
+	switch {
+	case r < 40: // selective fragment: "ent-01234" matches ent-012340..ent-012349
+		return "search_nodes", `{"query":"` + name(rng.IntN(n))[:9] + `"}`
+	case r < 80:
+		return "open_nodes", `{"names":["` + name(rng.IntN(n)) + `","` + name(rng.IntN(n)) + `","` + name(rng.IntN(n)) + `"]}`
+	case r < 87:
+		return "create_entities", fmt.Sprintf(`{"entities":[{"name":"w-%d-%d","entityType":"note","observations":["written by client %d"]}]}`, ci, k, ci)
+	case r < 94:
+		return "add_observations", fmt.Sprintf(`{"observations":[{"entityName":"%s","contents":["client %d call %d"]}]}`, name(rng.IntN(n)), ci, k)
+	default:
+		return "create_relations", fmt.Sprintf(`{"relations":[{"from":"%s","to":"%s","relationType":"mentions_%d"}]}`, name(rng.IntN(n)), name(rng.IntN(n)), ci)
+	}
+}
+
+func (r result) print(o options) {
+	slices.Sort(r.lat)
+	pct := func(p float64) time.Duration {
+		if len(r.lat) == 0 {
+			return 0
+		}
+		return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p))]
+	}
+	rate := float64(r.calls) / r.elapsed.Seconds()
+	fmt.Printf("clients=%d duration=%s calls=%d errors=%d\n", o.clients, r.elapsed.Round(time.Millisecond), r.calls, r.errors)
+	fmt.Printf("throughput: %.0f calls/s\n", rate)
+	fmt.Printf("latency: p50=%s p90=%s p99=%s max=%s\n", pct(.50), pct(.90), pct(.99), pct(1))
+	tools := make([]string, 0, len(r.perTool))
+	for t := range r.perTool {
+		tools = append(tools, t)
+	}
+	slices.Sort(tools)
+	for _, t := range tools {
+		fmt.Printf("  %-17s %d\n", t, r.perTool[t])
+	}
+	if o.pid != 0 && r.calls > 0 {
+		fmt.Printf("server CPU: %.1f µs/call (%.2f cores busy); loadgen CPU: %.1f µs/call\n",
+			r.cpuServer/float64(r.calls)*1e6, r.cpuServer/r.elapsed.Seconds(), r.cpuSelf/float64(r.calls)*1e6)
+		fmt.Printf("server RSS: %.1f MiB\n", r.rss)
+	}
+	if r.firstErr != "" {
+		fmt.Printf("first error: %s\n", r.firstErr)
+	}
+}
+
+// cpuSeconds reads utime+stime of a process from /proc/<pid>/stat.
+func cpuSeconds(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields restart after ')'.
+	s := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return (ut + st) / clkTck
+}
+
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func startServer(o options, args []string) (stop func(), pid int, err error) {
+	cmd := exec.Command(o.serverBin, append([]string{"--listen", o.listen, "--log-level", "warn"}, args...)...)
+	cmd.Env = os.Environ()
+	if o.serverEnv != "" {
+		cmd.Env = append(cmd.Env, strings.Split(o.serverEnv, ",")...)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting the server: %w", err)
+	}
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+	ready := "http://" + o.listen + "/readyz"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ready, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, cmd.Process.Pid, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, 0, errors.New("the server did not become ready within 30s")
+}
