@@ -148,6 +148,9 @@ func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1
 		if ok, err := r.checkSecretKeys(ctx, ms, obs, []secretKey{{ref.Name, ref.Key}}); err != nil || !ok {
 			return ctrl.Result{}, err
 		}
+		if ok, err := r.credentialsCheckExternalDSN(ctx, ms, obs); err != nil || !ok {
+			return ctrl.Result{}, err
+		}
 		b.status, b.reason = metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady
 		b.message = fmt.Sprintf("external PostgreSQL: DSN in Secret %s, key %s", ref.Name, ref.Key)
 
@@ -218,24 +221,19 @@ func (r *MemoryServerReconciler) checkSecretKeys(ctx context.Context, ms *mcpv1a
 
 func isSecretMissing(err error) bool { return err != nil && errors.Is(err, errSecretMissing) }
 
-// reconcileManagedBackendStep is where managed backends (PostgreSQL or Neo4j
-// StatefulSets, their Services and credentials Secret) are reconciled and
-// BackendReady is derived from the StatefulSet. Until that step is wired,
-// the backend is reported Unknown, reason Reconciling.
-func (r *MemoryServerReconciler) reconcileManagedBackendStep(_ context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
-	b := &obs.backend
-	b.status, b.reason = metav1.ConditionUnknown, mcpv1alpha1.ReasonReconciling
-	b.message = fmt.Sprintf("managed %s backend %s is not reconciled by this operator build yet", ms.Spec.Backend.Type, DatabaseName(ms))
-	return ctrl.Result{}, nil
+// reconcileManagedBackendStep reconciles a managed backend (PostgreSQL or
+// Neo4j StatefulSet, its Services and credentials Secret) and derives
+// BackendReady from the StatefulSet: see managedReconcile.
+func (r *MemoryServerReconciler) reconcileManagedBackendStep(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	return r.managedReconcile(ctx, ms, obs)
 }
 
 // reconcileConnectionBudget evaluates the connection budget of DESIGN
 // section 5 and fills obs.budget (condition, status.pool, the per-replica
-// pool size rendered into the ConfigMap, and whether to hold the rollout).
-// Until the budget computation is wired, the condition is Unknown, reason
-// NoBudget, and the pool size is spec.pool.maxConnections or the default.
-func (r *MemoryServerReconciler) reconcileConnectionBudget(_ context.Context, _ *mcpv1alpha1.MemoryServer, _ *observed) (ctrl.Result, error) {
-	return ctrl.Result{}, nil
+// pool size rendered into the ConfigMap, and whether to hold the rollout):
+// see budgetReconcile.
+func (r *MemoryServerReconciler) reconcileConnectionBudget(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	return r.budgetReconcile(ctx, ms, obs)
 }
 
 // configHash combines the ConfigMap's content with the digests of every

@@ -80,8 +80,9 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, fmt.Errorf("while getting MemoryServer %s: %w", req.NamespacedName, err)
 	}
 	if !ms.DeletionTimestamp.IsZero() {
-		// Children go by garbage collection (controller references).
-		return ctrl.Result{}, nil
+		// Children go by garbage collection (controller references); the
+		// managed database's claims only with storage.deleteOnRemoval.
+		return r.managedFinalize(ctx, ms)
 	}
 
 	obs := newObserved(ms)
