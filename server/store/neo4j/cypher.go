@@ -49,7 +49,7 @@ CREATE (a)-[:RELATES {type: r.relationType, seq: r.seq}]->(b)
 RETURN r.position AS position`
 
 const qDeleteEntities = `UNWIND $names AS name
-MATCH (n:MemoryNode {name: name}) WHERE n:Entity
+MATCH (n:MemoryNode {name: name})
 OPTIONAL MATCH (n)-[:RELATES]-(m:MemoryNode) WHERE NOT m:Entity
 WITH collect(DISTINCT n) AS doomed, collect(DISTINCT m.name) AS neighbours
 FOREACH (x IN doomed | DETACH DELETE x)
@@ -99,6 +99,7 @@ RETURN n.name AS name`
 
 // qHop follows one hop, either direction, from every name of the frontier.
 const qHop = `UNWIND $frontier AS name
-MATCH (:MemoryNode {name: name})-[r:RELATES]-(b:MemoryNode)
+MATCH (:MemoryNode {name: name})-[r:RELATES]-()
 WHERE size($types) = 0 OR r.type IN $types
-RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType, r.seq AS seq, b.name AS next`
+WITH DISTINCT r
+RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType, r.seq AS seq`

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -89,8 +92,7 @@ func (s *Store) classify(parent, qctx context.Context, op string, err error) err
 		return fmt.Errorf("while doing %s: %w (query timeout %s)", op, memory.ErrTimeout, s.cfg.QueryTimeout)
 	}
 	for _, e := range all {
-		var conn *neo4j.ConnectivityError
-		if errors.As(e, &conn) || neo4j.IsConnectivityError(e) {
+		if connectivity(e) {
 			return fmt.Errorf("while doing %s: %w at %s: %s", op, ErrUnreachable, s.cfg.URI, innerMessage(e))
 		}
 	}
@@ -99,6 +101,15 @@ func (s *Store) classify(parent, qctx context.Context, op string, err error) err
 		return fmt.Errorf("while doing %s: %w: %s", op, memory.ErrUnavailable, err)
 	}
 	return fmt.Errorf("while doing %s: %w", op, err)
+}
+
+// connectivity reports a failure to reach or keep a connection (the driver
+// leaves some of them unwrapped inside a retry limit).
+func connectivity(err error) bool {
+	var conn *neo4j.ConnectivityError
+	var netErr net.Error
+	return errors.As(err, &conn) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func innerMessage(err error) string {

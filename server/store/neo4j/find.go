@@ -7,33 +7,22 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 )
 
 // FindRelated walks breadth first from q.Name, one query per hop (at most
-// memory.MaxDepth), so the work grows with the relations met rather than
-// with the number of paths. A name that is not an entity is walked through
-// but not returned.
+// memory.MaxDepth), so the work grows with the relations met rather than with
+// the number of paths; storeutil.Walk keeps the bookkeeping of the SQL
+// backends (visiting order, limit, relations among visited names). A name
+// that is not an entity is walked through but not returned.
 func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (memory.Graph, error) {
-	depth := q.Depth
-	if depth == 0 {
-		depth = 1
+	q, err := storeutil.RelatedQuery(q)
+	if err != nil {
+		return memory.Graph{}, err
 	}
-	if depth < 1 || depth > memory.MaxDepth {
-		return memory.Graph{}, memory.InvalidArgument("depth must be between 1 and %d, got %d", memory.MaxDepth, q.Depth)
-	}
-	limit := q.Limit
-	if limit < 0 {
-		return memory.Graph{}, memory.InvalidArgument("limit must not be negative, got %d", q.Limit)
-	}
-	if limit == 0 {
-		limit = defaultFindLimit
-	}
-	types := q.RelationTypes
-	if types == nil {
-		types = []string{}
-	}
+	types := storeutil.NonNil(q.RelationTypes)
 	var g memory.Graph
-	err := s.read(ctx, "find_related", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+	err = s.read(ctx, "find_related", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
 		recs, err := run(ctx, tx, qFindStart, map[string]any{"name": q.Name})
 		if err != nil {
 			return err
@@ -41,61 +30,23 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 		if len(recs) == 0 {
 			return &memory.EntityNotFoundError{Name: q.Name}
 		}
-		dist := map[string]int{q.Name: 0}
-		visited := []string{q.Name}
-		type hopRel struct {
-			rel memory.Relation
-			seq int64
-		}
-		var rels []hopRel
-		seenRel := map[memory.Relation]bool{}
-		frontier := []string{q.Name}
-		for hop := 1; hop <= depth && len(frontier) > 0; hop++ {
-			recs, err := run(ctx, tx, qHop, map[string]any{"frontier": frontier, "types": types})
+		w := storeutil.NewWalk(q.Name, q.Limit)
+		for hop := 0; hop < q.Depth && len(w.Frontier()) > 0; hop++ {
+			recs, err := run(ctx, tx, qHop, map[string]any{"frontier": w.Frontier(), "types": types})
 			if err != nil {
 				return err
 			}
-			var next []string
+			edges := make([]storeutil.Edge, 0, len(recs))
 			for _, r := range recs {
-				rel := recRelation(r)
-				if !seenRel[rel] {
-					seenRel[rel] = true
-					rels = append(rels, hopRel{rel: rel, seq: recInt(r, "seq")})
-				}
-				n := recString(r, "next")
-				if _, ok := dist[n]; !ok {
-					dist[n] = hop
-					visited = append(visited, n)
-					next = append(next, n)
-				}
+				edges = append(edges, storeutil.Edge{ID: recInt(r, "seq"), Relation: recRelation(r)})
 			}
-			frontier = next
+			w.Step(edges)
 		}
-		ents, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": visited})
+		recs, err = run(ctx, tx, qEntitiesByName, map[string]any{"names": w.Visited()})
 		if err != nil {
 			return err
 		}
-		entities := recEntities(ents) // by creation
-		slices.SortStableFunc(entities, func(a, b memory.Entity) int { return dist[a.Name] - dist[b.Name] })
-		isEntity := map[string]bool{}
-		for _, e := range entities {
-			isEntity[e.Name] = true
-		}
-		if len(entities) > limit {
-			entities = entities[:limit]
-		}
-		kept := map[string]bool{}
-		for _, e := range entities {
-			kept[e.Name] = true
-		}
-		keep := func(name string) bool { return kept[name] || !isEntity[name] }
-		slices.SortStableFunc(rels, func(a, b hopRel) int { return compareInt64(a.seq, b.seq) })
-		g = memory.Graph{Entities: entities, Relations: []memory.Relation{}}
-		for _, r := range rels {
-			if keep(r.rel.From) && keep(r.rel.To) {
-				g.Relations = append(g.Relations, r.rel)
-			}
-		}
+		g = memory.Graph{Entities: recEntities(recs), Relations: w.Relations()}
 		return nil
 	})
 	if err != nil {
@@ -104,25 +55,10 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 	return g, nil
 }
 
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // Import merges g in one transaction: absent entities created, absent
 // observations appended to existing ones, absent relations created.
 func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult, error) {
-	for _, e := range g.Entities {
-		if e.Name == "" {
-			return memory.ImportResult{}, memory.InvalidArgument("an entity name must not be empty")
-		}
-	}
-	if err := validRelations(g.Relations); err != nil {
+	if err := storeutil.ValidateGraph(g); err != nil {
 		return memory.ImportResult{}, err
 	}
 	relations := distinctRelations(g.Relations)

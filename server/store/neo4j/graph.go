@@ -8,13 +8,8 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 )
-
-// defaultFindLimit is FindRelated's limit when the query gives none.
-const defaultFindLimit = 100
-
-// defaultSearchLimit is SearchMemories' limit when the caller gives none.
-const defaultSearchLimit = 10
 
 // run sends one query and collects its records.
 func run(ctx context.Context, tx neo4j.ManagedTransaction, query string, params map[string]any) ([]*neo4j.Record, error) {
@@ -38,7 +33,7 @@ func reserve(ctx context.Context, tx neo4j.ManagedTransaction, count int) (int64
 }
 
 func entityParam(e memory.Entity, seq int64) map[string]any {
-	obs := nonNil(e.Observations)
+	obs := storeutil.NonNil(e.Observations)
 	return map[string]any{
 		"name":            e.Name,
 		"entityType":      e.EntityType,
@@ -50,7 +45,7 @@ func entityParam(e memory.Entity, seq int64) map[string]any {
 }
 
 func updateParam(e memory.Entity) map[string]any {
-	obs := nonNil(e.Observations)
+	obs := storeutil.NonNil(e.Observations)
 	return map[string]any{
 		"name":            e.Name,
 		"observations":    obs,
@@ -69,25 +64,17 @@ func relationParam(r memory.Relation, seq int64, position int) map[string]any {
 	}
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // CreateEntities creates the entities whose name is new, in one transaction.
 func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
-	for _, e := range entities {
-		if e.Name == "" {
-			return nil, memory.InvalidArgument("an entity name must not be empty")
-		}
+	if err := storeutil.ValidateEntities(entities); err != nil {
+		return nil, err
 	}
 	seen := make(map[string]bool, len(entities))
 	var candidates []memory.Entity
 	for _, e := range entities {
 		if !seen[e.Name] {
 			seen[e.Name] = true
+			e.Observations = storeutil.Dedup(e.Observations)
 			candidates = append(candidates, e)
 		}
 	}
@@ -103,7 +90,6 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 		created = created[:0]
 		for _, e := range candidates {
 			if names[e.Name] {
-				e.Observations = nonNil(e.Observations)
 				created = append(created, e)
 			}
 		}
@@ -143,7 +129,7 @@ func insertEntities(ctx context.Context, tx neo4j.ManagedTransaction, entities [
 
 // CreateRelations creates the relations not present yet, in one transaction.
 func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation) ([]memory.Relation, error) {
-	if err := validRelations(relations); err != nil {
+	if err := storeutil.ValidateRelations(relations); err != nil {
 		return nil, err
 	}
 	candidates := distinctRelations(relations)
@@ -163,15 +149,6 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 		return nil, err
 	}
 	return created, nil
-}
-
-func validRelations(relations []memory.Relation) error {
-	for _, r := range relations {
-		if r.From == "" || r.To == "" {
-			return memory.InvalidArgument("a relation needs both from and to")
-		}
-	}
-	return nil
 }
 
 func distinctRelations(relations []memory.Relation) []memory.Relation {
@@ -215,6 +192,9 @@ func insertRelations(ctx context.Context, tx neo4j.ManagedTransaction, relations
 // AddObservations appends the absent observations; an unknown entity fails
 // the whole call and nothing is saved.
 func (s *Store) AddObservations(ctx context.Context, additions []memory.ObservationAddition) ([]memory.ObservationResult, error) {
+	if err := storeutil.ValidateAdditions(additions); err != nil {
+		return nil, err
+	}
 	results := []memory.ObservationResult{}
 	if len(additions) == 0 {
 		return results, nil
@@ -264,7 +244,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 // entitiesByName reads the named entities; order lists their names by
 // creation.
 func entitiesByName(ctx context.Context, tx neo4j.ManagedTransaction, names []string) (map[string]memory.Entity, []string, error) {
-	recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": names})
+	recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": storeutil.Dedup(names)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,16 +387,16 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 // SearchNodes finds entities by case-insensitive substring, through the
 // TEXT index on the folded search property, re-checked field by field.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
-	folded := fold(query)
+	m := storeutil.NewMatcher(query)
 	var g memory.Graph
 	err := s.read(ctx, "search_nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
-		recs, err := run(ctx, tx, qSearchNodes, map[string]any{"query": folded})
+		recs, err := run(ctx, tx, qSearchNodes, map[string]any{"query": m.Folded()})
 		if err != nil {
 			return err
 		}
 		g.Entities = []memory.Entity{}
 		for _, e := range recEntities(recs) {
-			if matches(folded, e.Name, e.EntityType, e.Observations) {
+			if m.MatchEntity(e.Name, e.EntityType, e.Observations) {
 				g.Entities = append(g.Entities, e)
 			}
 		}
@@ -467,18 +447,16 @@ func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, er
 
 // SearchMemories is a ranked full-text search through the full-text index.
 func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]memory.ScoredEntity, error) {
-	if limit < 0 {
-		return nil, memory.InvalidArgument("limit must not be negative, got %d", limit)
-	}
-	if limit == 0 {
-		limit = defaultSearchLimit
+	limit, err := storeutil.SearchLimit(limit)
+	if err != nil {
+		return nil, err
 	}
 	hits := []memory.ScoredEntity{}
 	lucene := luceneQuery(query)
 	if lucene == "" {
 		return hits, nil
 	}
-	err := s.read(ctx, "search_memories", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+	err = s.read(ctx, "search_memories", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
 		recs, err := run(ctx, tx, qSearchMemories, map[string]any{"query": lucene, "limit": int64(limit)})
 		if err != nil {
 			return err

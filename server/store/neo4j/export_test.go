@@ -1,0 +1,23 @@
+package neo4j
+
+// The store's Cypher and parameter helpers, for the scripted Bolt stub tests
+// in package neo4j_test.
+var (
+	SchemaStatements   = schemaStatements
+	QAwaitIndexes      = qAwaitIndexes
+	QReserve           = qReserve
+	QCreateEntities    = qCreateEntities
+	QEntitiesByName    = qEntitiesByName
+	QSetObservations   = qSetObservations
+	QCreateRelations   = qCreateRelations
+	QDeleteEntities    = qDeleteEntities
+	QDeleteRelations   = qDeleteRelations
+	QDropOrphans       = qDropOrphans
+	QAllEntities       = qAllEntities
+	QAllRelations      = qAllRelations
+	QRelationsTouching = qRelationsTouching
+	QSearchNodes       = qSearchNodes
+	QSearchMemories    = qSearchMemories
+	QFindStart         = qFindStart
+	QHop               = qHop
+)
