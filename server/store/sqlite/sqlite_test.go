@@ -1,0 +1,176 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/sqlite"
+	"github.com/memory-operator/memory-operator/server/store/storetest"
+)
+
+func open(t *testing.T, cfg sqlite.Config) *sqlite.Store {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = filepath.Join(t.TempDir(), "memory.db")
+	}
+	s, err := sqlite.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("sqlite.New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) memory.Store { return open(t, sqlite.Config{}) })
+}
+
+// lockFile takes SQLite's write lock on path from another connection, as
+// another process would, until the returned function is called.
+func lockFile(t *testing.T, path string) func() {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			_ = conn.Close()
+			_ = db.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func TestMigrationsIdempotentAndDataKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	s := open(t, sqlite.Config{Path: path})
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "kept", EntityType: "t", Observations: []string{"o"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s2 := open(t, sqlite.Config{Path: path})
+		g, err := s2.SearchNodes(t.Context(), "kep")
+		if err != nil || len(g.Entities) != 1 {
+			t.Fatalf("after reopening: %+v, %v", g, err)
+		}
+		if err := s2.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var versions int
+	var mode string
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 1 || mode != "wal" {
+		t.Errorf("schema_migrations rows = %d, journal_mode = %q; want 1 and wal", versions, mode)
+	}
+}
+
+func TestLockedByAnotherProcessIsBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	s := open(t, sqlite.Config{Path: path, BusyTimeout: 100 * time.Millisecond})
+	release := lockFile(t, path)
+	_, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t"}})
+	if !errors.Is(err, memory.ErrBusy) {
+		t.Fatalf("write while another process holds the lock: %v, want ErrBusy", err)
+	}
+	// Reads are not blocked by a writer in WAL mode.
+	if _, err := s.ReadGraph(t.Context()); err != nil {
+		t.Errorf("read while locked: %v", err)
+	}
+	release()
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t"}}); err != nil {
+		t.Errorf("write after the lock is released: %v", err)
+	}
+}
+
+func TestAcquireTimeoutIsBusyAndPingDoesNotQueue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	s := open(t, sqlite.Config{Path: path, BusyTimeout: 3 * time.Second, AcquireTimeout: 50 * time.Millisecond})
+	release := lockFile(t, path)
+	// The first writer holds the writer connection, waiting on the lock.
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "first", EntityType: "t"}})
+		first <- err
+	}()
+	waitFor(t, func() bool { return s.Stats().Acquired >= 1 })
+	_, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "second", EntityType: "t"}})
+	if !errors.Is(err, memory.ErrBusy) {
+		t.Errorf("second writer: %v, want ErrBusy", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping while the writer is held: %v", err)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Errorf("first writer after release: %v", err)
+	}
+}
+
+func TestQueryTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	s := open(t, sqlite.Config{Path: path, BusyTimeout: 30 * time.Second, QueryTimeout: 100 * time.Millisecond})
+	lockFile(t, path)
+	_, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t"}})
+	if !errors.Is(err, memory.ErrTimeout) {
+		t.Errorf("write past the query timeout: %v, want ErrTimeout", err)
+	}
+}
+
+func TestPathWithQuestionMarkRefused(t *testing.T) {
+	_, err := sqlite.New(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "a?b.db")})
+	if err == nil || !strings.Contains(err.Error(), "must not contain") {
+		t.Errorf("New with '?' in the path: %v", err)
+	}
+}
+
+func TestUnwritableDirectoryFails(t *testing.T) {
+	_, err := sqlite.New(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "no", "such", "dir", "m.db")})
+	if err == nil {
+		t.Fatal("New in a missing directory succeeded")
+	}
+}
+
+// waitFor polls cond (a state, not a duration: no timed assertion).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never became true")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

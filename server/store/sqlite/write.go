@@ -1,0 +1,301 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
+)
+
+// CreateEntities creates the entities whose name is new; see memory.Store.
+// The returned entities carry their observations deduplicated.
+func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
+	if err := storeutil.ValidateEntities(entities); err != nil {
+		return nil, err
+	}
+	created := make([]memory.Entity, 0, len(entities))
+	err := s.write(ctx, "creating entities", func(ctx context.Context, tx *sql.Tx) error {
+		created = created[:0]
+		for _, e := range entities {
+			ok, err := insertEntity(ctx, tx, e.Name, e.EntityType, e.Observations)
+			if err != nil {
+				return err
+			}
+			if ok {
+				created = append(created, memory.Entity{Name: e.Name, EntityType: e.EntityType, Observations: storeutil.Dedup(e.Observations)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+// insertEntity inserts one entity with its observations unless its name
+// exists; it reports whether it did.
+func insertEntity(ctx context.Context, tx *sql.Tx, name, entityType string, observations []string) (bool, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx,
+		`INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		name, entityType).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("inserting entity: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO entities_trgm (rowid, name, entity_type) VALUES (?, ?, ?)`,
+		id, storeutil.Fold(name), storeutil.Fold(entityType)); err != nil {
+		return false, fmt.Errorf("indexing entity: %w", err)
+	}
+	if _, err := insertObservations(ctx, tx, id, observations); err != nil {
+		return false, err
+	}
+	if err := reindexMemory(ctx, tx, id, true); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// insertObservations appends the observations not yet present on entity id
+// and returns them in input order.
+func insertObservations(ctx context.Context, tx *sql.Tx, id int64, contents []string) ([]string, error) {
+	added := make([]string, 0, len(contents))
+	for _, c := range contents {
+		var oid int64
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`,
+			id, c).Scan(&oid)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inserting observation: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO observations_trgm (rowid, content) VALUES (?, ?)`, oid, storeutil.Fold(c)); err != nil {
+			return nil, fmt.Errorf("indexing observation: %w", err)
+		}
+		added = append(added, c)
+	}
+	return added, nil
+}
+
+// reindexMemory rewrites entity id's ranked full-text document.
+func reindexMemory(ctx context.Context, tx *sql.Tx, id int64, isNew bool) error {
+	if !isNew {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM memories_fts WHERE rowid = ?`, id); err != nil {
+			return fmt.Errorf("unindexing entity: %w", err)
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, observations)
+		SELECT e.id, e.name, e.entity_type,
+			coalesce((SELECT group_concat(content, char(10)) FROM (SELECT content FROM observations WHERE entity_id = e.id ORDER BY id)), '')
+		FROM entities e WHERE e.id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("indexing entity text: %w", err)
+	}
+	return nil
+}
+
+// CreateRelations creates the relations that do not exist yet.
+func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation) ([]memory.Relation, error) {
+	if err := storeutil.ValidateRelations(relations); err != nil {
+		return nil, err
+	}
+	created := make([]memory.Relation, 0, len(relations))
+	err := s.write(ctx, "creating relations", func(ctx context.Context, tx *sql.Tx) error {
+		created = created[:0]
+		for _, r := range relations {
+			ok, err := insertRelation(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				created = append(created, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+func insertRelation(ctx context.Context, tx *sql.Tx, r memory.Relation) (bool, error) {
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.From, r.To, r.RelationType)
+	if err != nil {
+		return false, fmt.Errorf("inserting relation: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("inserting relation: %w", err)
+	}
+	return n == 1, nil
+}
+
+// entityID returns the id of the named entity, or ok false.
+func entityID(ctx context.Context, tx *sql.Tx, name string) (id int64, ok bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT id FROM entities WHERE name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("looking up entity: %w", err)
+	}
+	return id, true, nil
+}
+
+// AddObservations appends observations; an unknown entity fails the whole
+// call with *memory.EntityNotFoundError and nothing is saved.
+func (s *Store) AddObservations(ctx context.Context, additions []memory.ObservationAddition) ([]memory.ObservationResult, error) {
+	if err := storeutil.ValidateAdditions(additions); err != nil {
+		return nil, err
+	}
+	results := make([]memory.ObservationResult, 0, len(additions))
+	err := s.write(ctx, "adding observations", func(ctx context.Context, tx *sql.Tx) error {
+		results = results[:0]
+		for _, a := range additions {
+			id, ok, err := entityID(ctx, tx, a.EntityName)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &memory.EntityNotFoundError{Name: a.EntityName}
+			}
+			added, err := insertObservations(ctx, tx, id, a.Contents)
+			if err != nil {
+				return err
+			}
+			if len(added) > 0 {
+				if err := reindexMemory(ctx, tx, id, false); err != nil {
+					return err
+				}
+			}
+			results = append(results, memory.ObservationResult{EntityName: a.EntityName, AddedObservations: added})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// DeleteEntities deletes entities and the relations that name them.
+func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
+	return s.write(ctx, "deleting entities", func(ctx context.Context, tx *sql.Tx) error {
+		for _, n := range names {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE from_name = ? OR to_name = ?`, n, n); err != nil {
+				return fmt.Errorf("deleting relations: %w", err)
+			}
+			// Observations cascade; triggers clean the search indexes.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM entities WHERE name = ?`, n); err != nil {
+				return fmt.Errorf("deleting entity: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteObservations removes observations; unknown ones are ignored.
+func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
+	return s.write(ctx, "deleting observations", func(ctx context.Context, tx *sql.Tx) error {
+		for _, d := range deletions {
+			id, ok, err := entityID(ctx, tx, d.EntityName)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			var removed int64
+			for _, o := range d.Observations {
+				res, err := tx.ExecContext(ctx, `DELETE FROM observations WHERE entity_id = ? AND content = ?`, id, o)
+				if err != nil {
+					return fmt.Errorf("deleting observation: %w", err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("deleting observation: %w", err)
+				}
+				removed += n
+			}
+			if removed > 0 {
+				if err := reindexMemory(ctx, tx, id, false); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteRelations removes relations; unknown ones are ignored.
+func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation) error {
+	return s.write(ctx, "deleting relations", func(ctx context.Context, tx *sql.Tx) error {
+		for _, r := range relations {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE from_name = ? AND to_name = ? AND relation_type = ?`,
+				r.From, r.To, r.RelationType); err != nil {
+				return fmt.Errorf("deleting relation: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Import merges g in one transaction.
+func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult, error) {
+	if err := storeutil.ValidateGraph(g); err != nil {
+		return memory.ImportResult{}, err
+	}
+	var res memory.ImportResult
+	err := s.write(ctx, "importing a graph", func(ctx context.Context, tx *sql.Tx) error {
+		res = memory.ImportResult{}
+		for _, e := range g.Entities {
+			id, exists, err := entityID(ctx, tx, e.Name)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				if _, err := insertEntity(ctx, tx, e.Name, e.EntityType, e.Observations); err != nil {
+					return err
+				}
+				res.Entities++
+				res.Observations += len(storeutil.Dedup(e.Observations))
+				continue
+			}
+			added, err := insertObservations(ctx, tx, id, e.Observations)
+			if err != nil {
+				return err
+			}
+			if len(added) > 0 {
+				if err := reindexMemory(ctx, tx, id, false); err != nil {
+					return err
+				}
+			}
+			res.Observations += len(added)
+		}
+		for _, r := range g.Relations {
+			ok, err := insertRelation(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				res.Relations++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return memory.ImportResult{}, err
+	}
+	return res, nil
+}
