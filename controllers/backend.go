@@ -119,6 +119,9 @@ func (r *MemoryServerReconciler) secretDigest(ctx context.Context, ns string, k 
 // managed backends are run by the operator (StatefulSet, Services,
 // credentials Secret) and are reconciled by the managed-backend step.
 func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	if err := r.checkAuthSecret(ctx, ms, obs); err != nil {
+		return ctrl.Result{}, err
+	}
 	b := &obs.backend
 	spec := ms.Spec.Backend
 	switch {
@@ -178,20 +181,28 @@ func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1
 		b.message = fmt.Sprintf("backend.type %q has no matching backend block", spec.Type)
 	}
 
-	if a := ms.Spec.Auth; a != nil {
-		k := secretKey{a.TokenSecretRef.Name, a.TokenSecretRef.Key}
-		d, _, err := r.secretDigest(ctx, ms.Namespace, k)
-		switch {
-		case err == nil:
-			obs.secretDigests[k.String()] = d
-		case isSecretMissing(err):
-			obs.authMissing = "auth.tokenSecretRef: " + err.Error()
-			obs.secretDigests[k.String()] = "missing"
-		default:
-			return ctrl.Result{}, err
-		}
-	}
 	return ctrl.Result{}, nil
+}
+
+// checkAuthSecret records the digest of the bearer-token Secret key, or
+// that it is missing (Ready False; the pods could not start without it).
+func (r *MemoryServerReconciler) checkAuthSecret(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) error {
+	a := ms.Spec.Auth
+	if a == nil {
+		return nil
+	}
+	k := secretKey{a.TokenSecretRef.Name, a.TokenSecretRef.Key}
+	d, _, err := r.secretDigest(ctx, ms.Namespace, k)
+	switch {
+	case err == nil:
+		obs.secretDigests[k.String()] = d
+	case isSecretMissing(err):
+		obs.authMissing = "auth.tokenSecretRef: " + err.Error()
+		obs.secretDigests[k.String()] = "missing"
+	default:
+		return err
+	}
+	return nil
 }
 
 // checkSecretKeys records the digests of keys; a missing Secret or key sets

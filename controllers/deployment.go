@@ -64,7 +64,7 @@ func goMemLimit(res corev1.ResourceRequirements) string {
 	if !ok || q.IsZero() {
 		return ""
 	}
-	return strconv.FormatInt(q.Value()/10*9, 10)
+	return strconv.FormatInt(q.Value()*9/10, 10)
 }
 
 // desiredDeployment is the server Deployment <name>. Every field the API

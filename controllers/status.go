@@ -121,8 +121,8 @@ func deploymentState(d *appsv1.Deployment, want int32) (available, progressing b
 
 // phaseOf summarises the conditions: Failed when the user must act (a
 // missing or malformed Secret, an over-budget fleet), Degraded when a
-// reconcile failed or a running fleet lost pods, Pending before any pod is
-// ready, Progressing during a rollout, Ready otherwise.
+// reconcile failed or a running fleet lost pods, Pending while no pod is
+// ready, Progressing during a rollout of a serving fleet.
 func phaseOf(obs *observed, ready, available, progressing bool, readyReplicas int32) mcpv1alpha1.Phase {
 	switch {
 	case ready:
@@ -131,12 +131,12 @@ func phaseOf(obs *observed, ready, available, progressing bool, readyReplicas in
 		return mcpv1alpha1.PhaseFailed
 	case obs.reconcileErr != nil:
 		return mcpv1alpha1.PhaseDegraded
+	case readyReplicas == 0 && !available:
+		return mcpv1alpha1.PhasePending
 	case progressing:
 		return mcpv1alpha1.PhaseProgressing
-	case !available && readyReplicas > 0:
-		return mcpv1alpha1.PhaseDegraded
 	default:
-		return mcpv1alpha1.PhasePending
+		return mcpv1alpha1.PhaseDegraded
 	}
 }
 
