@@ -131,6 +131,7 @@ type Server struct {
 	nconn    int
 	done     chan struct{}
 	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 // Start listens on 127.0.0.1:0 and serves until the test ends; at the end it
@@ -179,15 +180,22 @@ func (s *Server) Connections() int {
 	return s.nconn
 }
 
+// Stop closes the listener and every connection, as a server going away.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		close(s.done)
+		_ = s.ln.Close()
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+}
+
 func (s *Server) close() {
-	close(s.done)
-	_ = s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.Stop()
 	if n := s.Remaining(); n > 0 {
 		s.mu.Lock()
 		next := s.steps[s.next]

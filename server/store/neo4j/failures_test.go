@@ -1,0 +1,302 @@
+package neo4j_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/neo4j"
+	"github.com/memory-operator/memory-operator/server/store/neo4j/internal/boltstub"
+)
+
+// createOne is the script of CreateEntities([{"A", "T"}]) after base seq 1,
+// the stub answering that it created A.
+func createOne() []stmt {
+	return []stmt{
+		reserve(1, 1),
+		{query: neo4j.QCreateEntities, params: map[string]any{"entities": []map[string]any{
+			{"name": "A", "entityType": "T", "observations": []string{}, "seq": 1, "search": "a\x1ft", "observationText": ""},
+		}}, fields: []string{"name"}, rows: [][]any{{"A"}}},
+	}
+}
+
+func callCreateOne(t *testing.T, st *neo4j.Store) ([]memory.Entity, error) {
+	return st.CreateEntities(testContext(t), []memory.Entity{{Name: "A", EntityType: "T", Observations: []string{}}})
+}
+
+func count(srv *boltstub.Server, name string) int {
+	n := 0
+	for _, m := range srv.Received() {
+		if m.Name == name && !m.Ignored {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTransientFailureIsRetried(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	begins := count(srv, "BEGIN")
+	first := boltstub.Run(neo4j.QReserve, map[string]any{"count": 1}, "base")
+	first.Failure = &boltstub.Failure{Code: "Neo.TransientError.Transaction.DeadlockDetected", Message: "deadlock"}
+	srv.Expect(boltstub.Begin(writeMeta), first) // the PULL after it is IGNORED, then RESET
+	srv.Expect(tx(writeMeta, createOne()...)...)
+	got, err := callCreateOne(t, st)
+	if err != nil {
+		t.Fatalf("CreateEntities after a transient failure: %v", err)
+	}
+	if len(got) != 1 || got[0].Name != "A" {
+		t.Errorf("created %#v", got)
+	}
+	done(t, srv)
+	if n := count(srv, "BEGIN") - begins; n != 2 {
+		t.Errorf("%d transactions begun, want 2 (one retry)", n)
+	}
+	if count(srv, "RESET") < 1 {
+		t.Error("the failed attempt was not reset")
+	}
+}
+
+func TestDroppedConnectionIsRetried(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	before := srv.Connections()
+	drop := boltstub.Run(neo4j.QReserve, map[string]any{"count": 1}, "base")
+	drop.Drop = true
+	srv.Expect(boltstub.Begin(writeMeta), drop)
+	srv.Expect(tx(writeMeta, createOne()...)...)
+	got, err := callCreateOne(t, st)
+	if err != nil {
+		t.Fatalf("CreateEntities after a dropped connection: %v", err)
+	}
+	if len(got) != 1 {
+		t.Errorf("created %#v", got)
+	}
+	done(t, srv)
+	if n := srv.Connections() - before; n != 1 {
+		t.Errorf("%d new connections, want 1 for the retry", n)
+	}
+}
+
+func TestConnectionDroppedEveryTimeIsUnavailable(t *testing.T) {
+	st, srv := stubStore(t, func(c *neo4j.Config) { c.MaxConnectionPoolSize = 1 })
+	// The driver gives up after pool size + 1 dead connections.
+	for range 2 {
+		b := boltstub.Begin(writeMeta)
+		b.Drop = true
+		srv.Expect(b)
+	}
+	_, err := callCreateOne(t, st)
+	if !errors.Is(err, neo4j.ErrUnreachable) || !errors.Is(err, memory.ErrUnavailable) {
+		t.Fatalf("error = %v, want ErrUnreachable matching memory.ErrUnavailable", err)
+	}
+	done(t, srv)
+}
+
+func TestAuthenticationFailure(t *testing.T) {
+	srv := boltstub.Start(t)
+	srv.AuthFailure = &boltstub.Failure{Code: "Neo.ClientError.Security.Unauthorized", Message: "The client is unauthorized due to authentication failure."}
+	cfg := testConfig(srv, t)
+	_, err := neo4j.New(testContext(t), cfg)
+	if !errors.Is(err, neo4j.ErrAuthentication) || !errors.Is(err, memory.ErrUnavailable) {
+		t.Fatalf("New with bad credentials: error = %v, want ErrAuthentication matching memory.ErrUnavailable", err)
+	}
+	if errors.Is(err, neo4j.ErrUnreachable) || errors.Is(err, neo4j.ErrDatabaseNotFound) {
+		t.Errorf("authentication failure also matches another cause: %v", err)
+	}
+	if !strings.Contains(err.Error(), "authentication failed") || strings.Contains(err.Error(), cfg.Password) {
+		t.Errorf("message %q must say authentication failed and must not hold the password", err)
+	}
+	if n := count(srv, "LOGON"); n != 1 {
+		t.Errorf("%d LOGON attempts, want 1 (no retry of a refused login)", n)
+	}
+}
+
+func TestDatabaseNotFound(t *testing.T) {
+	srv := boltstub.Start(t)
+	cfg := testConfig(srv, t)
+	cfg.Database = "nope"
+	b := boltstub.Begin(map[string]any{"tx_timeout": 5000, "db": "nope"})
+	b.Failure = &boltstub.Failure{Code: "Neo.ClientError.Database.DatabaseNotFound", Message: "Database does not exist. Database name: 'nope'."}
+	srv.Expect(b)
+	_, err := neo4j.New(testContext(t), cfg)
+	if !errors.Is(err, neo4j.ErrDatabaseNotFound) || !errors.Is(err, memory.ErrUnavailable) {
+		t.Fatalf("New on a missing database: error = %v, want ErrDatabaseNotFound", err)
+	}
+	if errors.Is(err, neo4j.ErrAuthentication) || errors.Is(err, neo4j.ErrUnreachable) {
+		t.Errorf("database not found also matches another cause: %v", err)
+	}
+	if !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("message %q does not name the database", err)
+	}
+	done(t, srv)
+}
+
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func TestUnreachableServer(t *testing.T) {
+	cfg := neo4j.Config{URI: "bolt://" + closedPort(t), MaxTransactionRetryTime: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	_, err := neo4j.New(testContext(t), cfg)
+	if !errors.Is(err, neo4j.ErrUnreachable) || !errors.Is(err, memory.ErrUnavailable) {
+		t.Fatalf("New on a closed port: error = %v, want ErrUnreachable", err)
+	}
+	if errors.Is(err, neo4j.ErrAuthentication) || errors.Is(err, neo4j.ErrDatabaseNotFound) {
+		t.Errorf("unreachable also matches another cause: %v", err)
+	}
+	if !strings.Contains(err.Error(), cfg.URI) {
+		t.Errorf("message %q does not name the URI", err)
+	}
+}
+
+func TestDistinctMessages(t *testing.T) {
+	msgs := map[string]bool{}
+	for _, e := range []error{neo4j.ErrAuthentication, neo4j.ErrDatabaseNotFound, neo4j.ErrUnreachable} {
+		if !errors.Is(e, memory.ErrUnavailable) {
+			t.Errorf("%v does not match memory.ErrUnavailable", e)
+		}
+		msgs[e.Error()] = true
+	}
+	if len(msgs) != 3 {
+		t.Errorf("messages are not distinct: %v", msgs)
+	}
+}
+
+func TestPingAfterServerStops(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	if err := st.Ping(testContext(t)); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	err := st.Ping(ctx)
+	if !errors.Is(err, neo4j.ErrUnreachable) {
+		t.Fatalf("Ping of a stopped server: error = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestSlowAnswerTimesOut(t *testing.T) {
+	timeout := 300 * time.Millisecond
+	st, srv := stubStore(t, func(c *neo4j.Config) { c.QueryTimeout = timeout })
+	release := make(chan struct{})
+	slow := boltstub.Run(neo4j.QReserve, map[string]any{"count": 1}, "base")
+	slow.Hold = release
+	// The query timeout also goes to the server as the transaction timeout.
+	srv.Expect(boltstub.Begin(map[string]any{"tx_timeout": 300}), slow)
+	_, err := callCreateOne(t, st)
+	// The call returned while the stub still holds its answer: it did not
+	// wait for the server.
+	close(release)
+	if !errors.Is(err, memory.ErrTimeout) {
+		t.Fatalf("error = %v, want memory.ErrTimeout", err)
+	}
+	done(t, srv)
+	if s := st.Stats(); s.Acquired != 0 {
+		t.Errorf("the timed-out call still holds its slot: %+v", s)
+	}
+}
+
+func TestServerSideTransactionTimeout(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	r := boltstub.Run(neo4j.QReserve, map[string]any{"count": 1}, "base")
+	r.Failure = &boltstub.Failure{Code: "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration", Message: "The transaction has been terminated."}
+	srv.Expect(boltstub.Begin(writeMeta), r)
+	_, err := callCreateOne(t, st)
+	if !errors.Is(err, memory.ErrTimeout) {
+		t.Fatalf("error = %v, want memory.ErrTimeout", err)
+	}
+	done(t, srv)
+}
+
+func TestBusyPool(t *testing.T) {
+	st, srv := stubStore(t, func(c *neo4j.Config) {
+		c.MaxConnectionPoolSize = 1
+		c.ConnectionAcquisitionTimeout = 50 * time.Millisecond
+	})
+	base := st.Stats()
+	release := make(chan struct{})
+	steps := tx(writeMeta, createOne()...)
+	steps[1].Hold = release // the first RUN
+	srv.Expect(steps...)
+
+	var wg sync.WaitGroup
+	var firstErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, firstErr = callCreateOne(t, st)
+	}()
+	for st.Stats().Acquired != 1 {
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the first call never acquired its slot")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	_, err := st.CreateEntities(testContext(t), []memory.Entity{{Name: "B", EntityType: "T"}})
+	if !errors.Is(err, memory.ErrBusy) {
+		t.Errorf("second call on a full pool: error = %v, want memory.ErrBusy", err)
+	}
+	s := st.Stats()
+	if s.Acquired != 1 || s.Waiting != 0 || s.EmptyAcquireCount != base.EmptyAcquireCount+1 ||
+		s.CanceledAcquireCount != base.CanceledAcquireCount+1 || s.AcquireWaitSeconds <= base.AcquireWaitSeconds || s.MaxConnections != 1 {
+		t.Errorf("Stats while saturated = %+v (before: %+v)", s, base)
+	}
+	close(release)
+	wg.Wait()
+	if firstErr != nil {
+		t.Errorf("first call: %v", firstErr)
+	}
+	if s := st.Stats(); s.Acquired != 0 || s.AcquireCount != base.AcquireCount+1 {
+		t.Errorf("Stats after = %+v", s)
+	}
+	done(t, srv)
+}
+
+func TestBookmarksChainCalls(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	first := tx(readMeta, stmt{query: neo4j.QAllEntities, fields: entityFields}, stmt{query: neo4j.QAllRelations, fields: relationFields})
+	first[len(first)-1].Success = map[string]any{"bookmark": "FB:bm-1"}
+	second := tx(map[string]any{"tx_timeout": 5000, "mode": "r", "bookmarks": []string{"FB:bm-1"}},
+		stmt{query: neo4j.QAllEntities, fields: entityFields}, stmt{query: neo4j.QAllRelations, fields: relationFields})
+	srv.Expect(first...)
+	srv.Expect(second...)
+	for range 2 {
+		if _, err := st.ReadGraph(testContext(t)); err != nil {
+			t.Fatalf("ReadGraph: %v", err)
+		}
+	}
+	done(t, srv)
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	// The stub reads the GOODBYE the driver wrote before closing.
+	for count(srv, "GOODBYE") < 1 {
+		select {
+		case <-t.Context().Done():
+			t.Fatal("Close did not say GOODBYE to the server")
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
