@@ -7,7 +7,9 @@ package neo4j
 // schemaStatements set up the schema; each is idempotent and runs in its own
 // transaction.
 var schemaStatements = []string{
-	`CREATE CONSTRAINT memory_node_name IF NOT EXISTS FOR (n:MemoryNode) REQUIRE n.name IS UNIQUE`,
+	// Names may be longer than a RANGE index key (8 KiB): uniqueness and
+	// lookups go through key, the SHA-256 of the name.
+	`CREATE CONSTRAINT memory_node_key IF NOT EXISTS FOR (n:MemoryNode) REQUIRE n.key IS UNIQUE`,
 	`CREATE CONSTRAINT memory_sequence_id IF NOT EXISTS FOR (c:MemorySequence) REQUIRE c.id IS UNIQUE`,
 	// Trigram TEXT index: serves `n.search CONTAINS $query` in SearchNodes.
 	`CREATE TEXT INDEX memory_entity_search IF NOT EXISTS FOR (n:Entity) ON (n.search)`,
@@ -24,46 +26,49 @@ SET c.next = c.next + $count
 RETURN c.next - $count AS base`
 
 const qCreateEntities = `UNWIND $entities AS e
-MERGE (n:MemoryNode {name: e.name})
+MERGE (n:MemoryNode {key: e.key})
+ON CREATE SET n.name = e.name
 WITH n, e WHERE NOT n:Entity
 SET n:Entity, n.type = e.entityType, n.observations = e.observations, n.seq = e.seq,
     n.search = e.search, n.observationText = e.observationText
 RETURN n.name AS name`
 
-const qEntitiesByName = `UNWIND $names AS name
-MATCH (n:MemoryNode {name: name}) WHERE n:Entity
+const qEntitiesByName = `UNWIND $keys AS key
+MATCH (n:MemoryNode {key: key}) WHERE n:Entity
 WITH DISTINCT n
 RETURN n.name AS name, n.type AS entityType, n.observations AS observations
 ORDER BY n.seq`
 
 const qSetObservations = `UNWIND $updates AS u
-MATCH (n:MemoryNode {name: u.name}) WHERE n:Entity
+MATCH (n:MemoryNode {key: u.key}) WHERE n:Entity
 SET n.observations = u.observations, n.search = u.search, n.observationText = u.observationText`
 
 const qCreateRelations = `UNWIND $relations AS r
-MERGE (a:MemoryNode {name: r.from})
-MERGE (b:MemoryNode {name: r.to})
+MERGE (a:MemoryNode {key: r.fromKey})
+ON CREATE SET a.name = r.from
+MERGE (b:MemoryNode {key: r.toKey})
+ON CREATE SET b.name = r.to
 WITH a, b, r
 WHERE NOT EXISTS { MATCH (a)-[x:RELATES]->(b) WHERE x.type = r.relationType }
 CREATE (a)-[:RELATES {type: r.relationType, seq: r.seq}]->(b)
 RETURN r.position AS position`
 
-const qDeleteEntities = `UNWIND $names AS name
-MATCH (n:MemoryNode {name: name})
+const qDeleteEntities = `UNWIND $keys AS key
+MATCH (n:MemoryNode {key: key})
 OPTIONAL MATCH (n)-[:RELATES]-(m:MemoryNode) WHERE NOT m:Entity
-WITH collect(DISTINCT n) AS doomed, collect(DISTINCT m.name) AS neighbours
+WITH collect(DISTINCT n) AS doomed, collect(DISTINCT m.key) AS neighbours
 FOREACH (x IN doomed | DETACH DELETE x)
 RETURN neighbours`
 
 const qDeleteRelations = `UNWIND $relations AS r
-MATCH (a:MemoryNode {name: r.from})-[x:RELATES]->(b:MemoryNode {name: r.to})
+MATCH (a:MemoryNode {key: r.fromKey})-[x:RELATES]->(b:MemoryNode {key: r.toKey})
 WHERE x.type = r.relationType
 DELETE x
-RETURN a.name AS source, b.name AS target`
+RETURN a.key AS sourceKey, b.key AS targetKey`
 
 // qDropOrphans removes the named non-entity nodes nothing refers to any more.
-const qDropOrphans = `UNWIND $names AS name
-MATCH (n:MemoryNode {name: name})
+const qDropOrphans = `UNWIND $keys AS key
+MATCH (n:MemoryNode {key: key})
 WHERE NOT n:Entity AND NOT EXISTS { (n)--() }
 DELETE n`
 
@@ -75,8 +80,8 @@ const qAllRelations = `MATCH (a:MemoryNode)-[r:RELATES]->(b:MemoryNode)
 RETURN a.name AS source, b.name AS target, r.type AS relationType
 ORDER BY r.seq`
 
-const qRelationsTouching = `UNWIND $names AS name
-MATCH (:MemoryNode {name: name})-[r:RELATES]-()
+const qRelationsTouching = `UNWIND $keys AS key
+MATCH (:MemoryNode {key: key})-[r:RELATES]-()
 WITH DISTINCT r
 RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType
 ORDER BY r.seq`
@@ -94,12 +99,12 @@ RETURN node.name AS name, node.type AS entityType, node.observations AS observat
 ORDER BY score DESC, node.seq
 LIMIT $limit`
 
-const qFindStart = `MATCH (n:MemoryNode {name: $name}) WHERE n:Entity
+const qFindStart = `MATCH (n:MemoryNode {key: $key}) WHERE n:Entity
 RETURN n.name AS name`
 
 // qHop follows one hop, either direction, from every name of the frontier.
-const qHop = `UNWIND $frontier AS name
-MATCH (:MemoryNode {name: name})-[r:RELATES]-()
+const qHop = `UNWIND $frontier AS key
+MATCH (:MemoryNode {key: key})-[r:RELATES]-()
 WHERE size($types) = 0 OR r.type IN $types
 WITH DISTINCT r
 RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType, r.seq AS seq`

@@ -21,3 +21,6 @@ var (
 	QFindStart         = qFindStart
 	QHop               = qHop
 )
+
+// NameKey is the key property of a name's node.
+var NameKey = nameKey

@@ -21,7 +21,7 @@ func createOne() []stmt {
 	return []stmt{
 		reserve(1, 1),
 		{query: neo4j.QCreateEntities, params: map[string]any{"entities": []map[string]any{
-			{"name": "A", "entityType": "T", "observations": []string{}, "seq": 1, "search": "a\x1ft", "observationText": ""},
+			{"key": key("A"), "name": "A", "entityType": "T", "observations": []string{}, "seq": 1, "search": "a\x1ft", "observationText": ""},
 		}}, fields: []string{"name"}, rows: [][]any{{"A"}}},
 	}
 }
@@ -195,6 +195,7 @@ func TestSlowAnswerTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	slow := boltstub.Run(neo4j.QReserve, map[string]any{"count": 1}, "base")
 	slow.Hold = release
+	slow.Drop = true // a server that never answers in time
 	// The query timeout also goes to the server as the transaction timeout.
 	srv.Expect(boltstub.Begin(map[string]any{"tx_timeout": 300}), slow)
 	_, err := callCreateOne(t, st)
@@ -291,6 +292,12 @@ func TestCloseIsIdempotent(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+	if _, err := st.ReadGraph(testContext(t)); !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("ReadGraph after Close: error = %v, want ErrUnavailable", err)
+	}
+	if err := st.Ping(testContext(t)); !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("Ping after Close: error = %v, want ErrUnavailable", err)
+	}
 	// The stub reads the GOODBYE the driver wrote before closing.
 	for count(srv, "GOODBYE") < 1 {
 		select {
@@ -299,4 +306,26 @@ func TestCloseIsIdempotent(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+func TestExpiredAndCanceledContexts(t *testing.T) {
+	st, srv := stubStore(t, nil)
+	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := callCreateOneCtx(expired, st); !errors.Is(err, memory.ErrTimeout) {
+		t.Errorf("expired context: error = %v, want memory.ErrTimeout", err)
+	}
+	canceled, cancel2 := context.WithCancel(t.Context())
+	cancel2()
+	if _, err := callCreateOneCtx(canceled, st); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled context: error = %v, want context.Canceled", err)
+	}
+	done(t, srv) // nothing reached the server
+	if n := count(srv, "BEGIN"); n != 5 {
+		t.Errorf("%d BEGINs, want only the 5 of the schema setup", n)
+	}
+}
+
+func callCreateOneCtx(ctx context.Context, st *neo4j.Store) ([]memory.Entity, error) {
+	return st.CreateEntities(ctx, []memory.Entity{{Name: "A", EntityType: "T"}})
 }

@@ -23,7 +23,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 	types := storeutil.NonNil(q.RelationTypes)
 	var g memory.Graph
 	err = s.read(ctx, "find_related", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
-		recs, err := run(ctx, tx, qFindStart, map[string]any{"name": q.Name})
+		recs, err := run(ctx, tx, qFindStart, map[string]any{"key": nameKey(q.Name)})
 		if err != nil {
 			return err
 		}
@@ -32,7 +32,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 		}
 		w := storeutil.NewWalk(q.Name, q.Limit)
 		for hop := 0; hop < q.Depth && len(w.Frontier()) > 0; hop++ {
-			recs, err := run(ctx, tx, qHop, map[string]any{"frontier": w.Frontier(), "types": types})
+			recs, err := run(ctx, tx, qHop, map[string]any{"frontier": nameKeys(w.Frontier()), "types": types})
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 			}
 			w.Step(edges)
 		}
-		recs, err = run(ctx, tx, qEntitiesByName, map[string]any{"names": w.Visited()})
+		recs, err = run(ctx, tx, qEntitiesByName, map[string]any{"keys": nameKeys(w.Visited())})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package neo4j
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -32,9 +34,26 @@ func reserve(ctx context.Context, tx neo4j.ManagedTransaction, count int) (int64
 	return recInt(recs[0], "base"), nil
 }
 
+// nameKey is the key property of a name's node: the hex SHA-256 of the
+// name, short enough for the uniqueness constraint's index whatever the
+// name's length.
+func nameKey(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:])
+}
+
+func nameKeys(names []string) []string {
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = nameKey(n)
+	}
+	return keys
+}
+
 func entityParam(e memory.Entity, seq int64) map[string]any {
 	obs := storeutil.NonNil(e.Observations)
 	return map[string]any{
+		"key":             nameKey(e.Name),
 		"name":            e.Name,
 		"entityType":      e.EntityType,
 		"observations":    obs,
@@ -47,7 +66,7 @@ func entityParam(e memory.Entity, seq int64) map[string]any {
 func updateParam(e memory.Entity) map[string]any {
 	obs := storeutil.NonNil(e.Observations)
 	return map[string]any{
-		"name":            e.Name,
+		"key":             nameKey(e.Name),
 		"observations":    obs,
 		"search":          searchText(e.Name, e.EntityType, obs),
 		"observationText": observationText(obs),
@@ -57,7 +76,9 @@ func updateParam(e memory.Entity) map[string]any {
 func relationParam(r memory.Relation, seq int64, position int) map[string]any {
 	return map[string]any{
 		"from":         r.From,
+		"fromKey":      nameKey(r.From),
 		"to":           r.To,
+		"toKey":        nameKey(r.To),
 		"relationType": r.RelationType,
 		"seq":          seq,
 		"position":     int64(position),
@@ -244,7 +265,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 // entitiesByName reads the named entities; order lists their names by
 // creation.
 func entitiesByName(ctx context.Context, tx neo4j.ManagedTransaction, names []string) (map[string]memory.Entity, []string, error) {
-	recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": storeutil.Dedup(names)})
+	recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"keys": nameKeys(storeutil.Dedup(names))})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,7 +302,7 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 		if _, err := reserve(ctx, tx, 1); err != nil {
 			return err
 		}
-		recs, err := run(ctx, tx, qDeleteEntities, map[string]any{"names": names})
+		recs, err := run(ctx, tx, qDeleteEntities, map[string]any{"keys": nameKeys(storeutil.Dedup(names))})
 		if err != nil {
 			return err
 		}
@@ -293,13 +314,14 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 	})
 }
 
-func dropOrphans(ctx context.Context, tx neo4j.ManagedTransaction, names []string) error {
-	if len(names) == 0 {
+// dropOrphans removes the non-entity nodes of keys that nothing refers to.
+func dropOrphans(ctx context.Context, tx neo4j.ManagedTransaction, keys []string) error {
+	if len(keys) == 0 {
 		return nil
 	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	_, err := run(ctx, tx, qDropOrphans, map[string]any{"names": names})
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	_, err := run(ctx, tx, qDropOrphans, map[string]any{"keys": keys})
 	return err
 }
 
@@ -344,7 +366,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 	}
 	rows := make([]map[string]any, 0, len(relations))
 	for _, r := range distinctRelations(relations) {
-		rows = append(rows, map[string]any{"from": r.From, "to": r.To, "relationType": r.RelationType})
+		rows = append(rows, map[string]any{"fromKey": nameKey(r.From), "toKey": nameKey(r.To), "relationType": r.RelationType})
 	}
 	return s.write(ctx, "delete_relations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
 		if _, err := reserve(ctx, tx, 1); err != nil {
@@ -356,7 +378,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 		}
 		var touched []string
 		for _, r := range recs {
-			touched = append(touched, recString(r, "source"), recString(r, "target"))
+			touched = append(touched, recString(r, "sourceKey"), recString(r, "targetKey"))
 		}
 		return dropOrphans(ctx, tx, touched)
 	})
@@ -417,7 +439,7 @@ func relationsTouching(ctx context.Context, tx neo4j.ManagedTransaction, entitie
 	for i, e := range entities {
 		names[i] = e.Name
 	}
-	recs, err := run(ctx, tx, qRelationsTouching, map[string]any{"names": names})
+	recs, err := run(ctx, tx, qRelationsTouching, map[string]any{"keys": nameKeys(names)})
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +453,7 @@ func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, er
 		return g, nil
 	}
 	err := s.read(ctx, "open_nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
-		recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"names": names})
+		recs, err := run(ctx, tx, qEntitiesByName, map[string]any{"keys": nameKeys(storeutil.Dedup(names))})
 		if err != nil {
 			return err
 		}

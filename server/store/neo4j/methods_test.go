@@ -3,6 +3,7 @@ package neo4j_test
 import (
 	"errors"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/memory-operator/memory-operator/server/memory"
@@ -13,6 +14,22 @@ import (
 // These tests drive the real driver through the Store against the scripted
 // Bolt stub: each asserts the exact Cypher and parameters a method sends, in
 // one transaction, and how the store reads the answers.
+
+func key(name string) string { return neo4j.NameKey(name) }
+
+func keys(names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = key(n)
+	}
+	return out
+}
+
+func sortedKeys(names ...string) []string {
+	out := keys(names...)
+	sort.Strings(out)
+	return out
+}
 
 func equal(t *testing.T, what string, got, want any) {
 	t.Helper()
@@ -83,11 +100,11 @@ func TestCreateEntities(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(3, 10),
 		stmt{query: neo4j.QCreateEntities, params: map[string]any{"entities": []map[string]any{
-			{"name": "Alice", "entityType": "Person", "observations": []string{"Likes TEA", "x"}, "seq": 10,
+			{"key": key("Alice"), "name": "Alice", "entityType": "Person", "observations": []string{"Likes TEA", "x"}, "seq": 10,
 				"search": "alice\x1fperson\x1flikes tea\x1fx", "observationText": "Likes TEA\nx"},
-			{"name": "Bob", "entityType": "Person", "observations": []string{}, "seq": 11,
+			{"key": key("Bob"), "name": "Bob", "entityType": "Person", "observations": []string{}, "seq": 11,
 				"search": "bob\x1fperson", "observationText": ""},
-			{"name": "Carol", "entityType": "Cat", "observations": []string{"c"}, "seq": 12,
+			{"key": key("Carol"), "name": "Carol", "entityType": "Cat", "observations": []string{"c"}, "seq": 12,
 				"search": "carol\x1fcat\x1fc", "observationText": "c"},
 		}}, fields: []string{"name"}, rows: [][]any{{"Alice"}, {"Carol"}}},
 	)...)
@@ -120,8 +137,8 @@ func TestCreateRelations(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(2, 5),
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": "A", "to": "B", "relationType": "knows", "seq": 5, "position": 0},
-			{"from": "B", "to": "Nobody", "relationType": "likes", "seq": 6, "position": 1},
+			{"from": "A", "fromKey": key("A"), "to": "B", "toKey": key("B"), "relationType": "knows", "seq": 5, "position": 0},
+			{"from": "B", "fromKey": key("B"), "to": "Nobody", "toKey": key("Nobody"), "relationType": "likes", "seq": 6, "position": 1},
 		}}, fields: []string{"position"}, rows: [][]any{{1}}},
 	)...)
 	got, err := st.CreateRelations(testContext(t), []memory.Relation{
@@ -140,11 +157,11 @@ func TestAddObservations(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Alice", "Carol"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Alice", "Carol")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person", "x"), entityRow("Carol", "Cat")}},
 		stmt{query: neo4j.QSetObservations, params: map[string]any{"updates": []map[string]any{
-			{"name": "Alice", "observations": []string{"x", "y"}, "search": "alice\x1fperson\x1fx\x1fy", "observationText": "x\ny"},
-			{"name": "Carol", "observations": []string{"z"}, "search": "carol\x1fcat\x1fz", "observationText": "z"},
+			{"key": key("Alice"), "observations": []string{"x", "y"}, "search": "alice\x1fperson\x1fx\x1fy", "observationText": "x\ny"},
+			{"key": key("Carol"), "observations": []string{"z"}, "search": "carol\x1fcat\x1fz", "observationText": "z"},
 		}}},
 	)...)
 	got, err := st.AddObservations(testContext(t), []memory.ObservationAddition{
@@ -165,7 +182,7 @@ func TestAddObservationsUnknownEntityCommitsNothing(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(uncommitted(writeMeta,
 		reserve(1, 1),
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Alice", "Ghost"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Alice", "Ghost")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person", "x")}},
 	)...)
 	_, err := st.AddObservations(testContext(t), []memory.ObservationAddition{
@@ -201,9 +218,9 @@ func TestDeleteEntities(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
-		stmt{query: neo4j.QDeleteEntities, params: map[string]any{"names": []string{"Alice", "Ghost"}}, fields: []string{"neighbours"},
-			rows: [][]any{{[]string{"Nobody", "Elsewhere"}}}},
-		stmt{query: neo4j.QDropOrphans, params: map[string]any{"names": []string{"Elsewhere", "Nobody"}}},
+		stmt{query: neo4j.QDeleteEntities, params: map[string]any{"keys": keys("Alice", "Ghost")}, fields: []string{"neighbours"},
+			rows: [][]any{{keys("Nobody", "Elsewhere")}}},
+		stmt{query: neo4j.QDropOrphans, params: map[string]any{"keys": sortedKeys("Elsewhere", "Nobody")}},
 	)...)
 	if err := st.DeleteEntities(testContext(t), []string{"Alice", "Ghost"}); err != nil {
 		t.Fatalf("DeleteEntities: %v", err)
@@ -215,10 +232,10 @@ func TestDeleteObservations(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Alice", "Ghost", "Bob"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Alice", "Ghost", "Bob")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person", "x", "y", "z"), entityRow("Bob", "Person", "b")}},
 		stmt{query: neo4j.QSetObservations, params: map[string]any{"updates": []map[string]any{
-			{"name": "Alice", "observations": []string{"y"}, "search": "alice\x1fperson\x1fy", "observationText": "y"},
+			{"key": key("Alice"), "observations": []string{"y"}, "search": "alice\x1fperson\x1fy", "observationText": "y"},
 		}}},
 	)...)
 	err := st.DeleteObservations(testContext(t), []memory.ObservationDeletion{
@@ -238,10 +255,10 @@ func TestDeleteRelations(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
 		stmt{query: neo4j.QDeleteRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": "A", "to": "B", "relationType": "knows"},
-			{"from": "B", "to": "Nobody", "relationType": "likes"},
-		}}, fields: []string{"source", "target"}, rows: [][]any{{"A", "B"}, {"B", "Nobody"}}},
-		stmt{query: neo4j.QDropOrphans, params: map[string]any{"names": []string{"A", "B", "Nobody"}}},
+			{"fromKey": key("A"), "toKey": key("B"), "relationType": "knows"},
+			{"fromKey": key("B"), "toKey": key("Nobody"), "relationType": "likes"},
+		}}, fields: []string{"sourceKey", "targetKey"}, rows: [][]any{{key("A"), key("B")}, {key("B"), key("Nobody")}}},
+		stmt{query: neo4j.QDropOrphans, params: map[string]any{"keys": sortedKeys("A", "B", "Nobody")}},
 	)...)
 	err := st.DeleteRelations(testContext(t), []memory.Relation{
 		{From: "A", To: "B", RelationType: "knows"},
@@ -282,7 +299,7 @@ func TestSearchNodes(t *testing.T) {
 		// ("...bo|b..."), which the Go re-check drops.
 		stmt{query: neo4j.QSearchNodes, params: map[string]any{"query": "100% tee_ 'σ"}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person", "drinks 100% TEE_ 'Σ daily"), entityRow("Bob", "100%", " tee_ 'ς")}},
-		stmt{query: neo4j.QRelationsTouching, params: map[string]any{"names": []string{"Alice"}}, fields: relationFields,
+		stmt{query: neo4j.QRelationsTouching, params: map[string]any{"keys": keys("Alice")}, fields: relationFields,
 			rows: [][]any{{"Alice", "Bob", "knows"}}},
 	)...)
 	g, err := st.SearchNodes(testContext(t), "100% TEE_ 'ς")
@@ -307,9 +324,9 @@ func TestSearchNodes(t *testing.T) {
 func TestOpenNodes(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(tx(readMeta,
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Bob", "Ghost", "Alice"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Bob", "Ghost", "Alice")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person"), entityRow("Bob", "Person")}},
-		stmt{query: neo4j.QRelationsTouching, params: map[string]any{"names": []string{"Alice", "Bob"}}, fields: relationFields,
+		stmt{query: neo4j.QRelationsTouching, params: map[string]any{"keys": keys("Alice", "Bob")}, fields: relationFields,
 			rows: [][]any{{"Alice", "Bob", "knows"}}},
 	)...)
 	g, err := st.OpenNodes(testContext(t), []string{"Bob", "Ghost", "Alice"})
@@ -358,12 +375,12 @@ func TestFindRelated(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	hopFields := []string{"source", "target", "relationType", "seq"}
 	srv.Expect(tx(readMeta,
-		stmt{query: neo4j.QFindStart, params: map[string]any{"name": "Alice"}, fields: []string{"name"}, rows: [][]any{{"Alice"}}},
-		stmt{query: neo4j.QHop, params: map[string]any{"frontier": []string{"Alice"}, "types": []string{"knows"}}, fields: hopFields,
+		stmt{query: neo4j.QFindStart, params: map[string]any{"key": key("Alice")}, fields: []string{"name"}, rows: [][]any{{"Alice"}}},
+		stmt{query: neo4j.QHop, params: map[string]any{"frontier": keys("Alice"), "types": []string{"knows"}}, fields: hopFields,
 			rows: [][]any{{"Alice", "Bob", "knows", 3}}},
-		stmt{query: neo4j.QHop, params: map[string]any{"frontier": []string{"Bob"}, "types": []string{"knows"}}, fields: hopFields,
+		stmt{query: neo4j.QHop, params: map[string]any{"frontier": keys("Bob"), "types": []string{"knows"}}, fields: hopFields,
 			rows: [][]any{{"Bob", "Nobody", "knows", 4}, {"Alice", "Bob", "knows", 3}}},
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Alice", "Bob", "Nobody"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Alice", "Bob", "Nobody")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person"), entityRow("Bob", "Person")}},
 	)...)
 	g, err := st.FindRelated(testContext(t), memory.FindRelatedQuery{Name: "Alice", Depth: 2, RelationTypes: []string{"knows"}})
@@ -374,7 +391,7 @@ func TestFindRelated(t *testing.T) {
 	equal(t, "relations", g.Relations, []memory.Relation{{From: "Alice", To: "Bob", RelationType: "knows"}, {From: "Bob", To: "Nobody", RelationType: "knows"}})
 	done(t, srv)
 
-	srv.Expect(uncommitted(readMeta, stmt{query: neo4j.QFindStart, params: map[string]any{"name": "Ghost"}, fields: []string{"name"}})...)
+	srv.Expect(uncommitted(readMeta, stmt{query: neo4j.QFindStart, params: map[string]any{"key": key("Ghost")}, fields: []string{"name"}})...)
 	if _, err := st.FindRelated(testContext(t), memory.FindRelatedQuery{Name: "Ghost"}); !errors.Is(err, memory.ErrNotFound) {
 		t.Errorf("unknown start: error = %v, want ErrNotFound", err)
 	}
@@ -388,16 +405,16 @@ func TestImport(t *testing.T) {
 	st, srv := stubStore(t, nil)
 	srv.Expect(tx(writeMeta,
 		reserve(4, 20),
-		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"names": []string{"Alice", "Dave"}}, fields: entityFields,
+		stmt{query: neo4j.QEntitiesByName, params: map[string]any{"keys": keys("Alice", "Dave")}, fields: entityFields,
 			rows: [][]any{entityRow("Alice", "Person", "x")}},
 		stmt{query: neo4j.QCreateEntities, params: map[string]any{"entities": []map[string]any{
-			{"name": "Dave", "entityType": "Dog", "observations": []string{"d", "e"}, "seq": 20, "search": "dave\x1fdog\x1fd\x1fe", "observationText": "d\ne"},
+			{"key": key("Dave"), "name": "Dave", "entityType": "Dog", "observations": []string{"d", "e"}, "seq": 20, "search": "dave\x1fdog\x1fd\x1fe", "observationText": "d\ne"},
 		}}, fields: []string{"name"}, rows: [][]any{{"Dave"}}},
 		stmt{query: neo4j.QSetObservations, params: map[string]any{"updates": []map[string]any{
-			{"name": "Alice", "observations": []string{"x", "new"}, "search": "alice\x1fperson\x1fx\x1fnew", "observationText": "x\nnew"},
+			{"key": key("Alice"), "observations": []string{"x", "new"}, "search": "alice\x1fperson\x1fx\x1fnew", "observationText": "x\nnew"},
 		}}},
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": "Alice", "to": "Dave", "relationType": "walks", "seq": 23, "position": 0},
+			{"from": "Alice", "fromKey": key("Alice"), "to": "Dave", "toKey": key("Dave"), "relationType": "walks", "seq": 23, "position": 0},
 		}}, fields: []string{"position"}, rows: [][]any{{0}}},
 	)...)
 	res, err := st.Import(testContext(t), memory.Graph{
@@ -432,14 +449,14 @@ func TestNamesAreParametersOnly(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
 		stmt{query: neo4j.QCreateEntities, params: map[string]any{"entities": []map[string]any{
-			{"name": evilName, "entityType": evilType, "observations": []string{"'; DROP"}, "seq": 1,
+			{"key": key(evilName), "name": evilName, "entityType": evilType, "observations": []string{"'; DROP"}, "seq": 1,
 				"search": "x`}) match (n) detach delete n //\x1f" + `person'}) return 1 union match (m) set m.pwned = "yes" //` + "\x1f'; drop", "observationText": "'; DROP"},
 		}}, fields: []string{"name"}, rows: [][]any{{evilName}}},
 	)...)
 	srv.Expect(tx(writeMeta,
 		reserve(1, 2),
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": evilName, "to": evilName, "relationType": evilRel, "seq": 2, "position": 0},
+			{"from": evilName, "fromKey": key(evilName), "to": evilName, "toKey": key(evilName), "relationType": evilRel, "seq": 2, "position": 0},
 		}}, fields: []string{"position"}, rows: [][]any{{0}}},
 	)...)
 	if _, err := st.CreateEntities(testContext(t), []memory.Entity{{Name: evilName, EntityType: evilType, Observations: []string{"'; DROP"}}}); err != nil {

@@ -137,9 +137,13 @@ type Store struct {
 	canceled  atomic.Int64
 	waitNanos atomic.Int64
 
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// errClosed is returned by calls on a closed store.
+var errClosed = fmt.Errorf("%w: the neo4j store is closed", memory.ErrUnavailable)
 
 var _ memory.Store = (*Store)(nil)
 
@@ -220,6 +224,9 @@ func (s *Store) Backend() string { return "neo4j" }
 // Ping checks that the server answers, authenticates and serves under ctx's
 // deadline, through the probe driver's own connection.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("while doing ping: %w", errClosed)
+	}
 	if err := s.probe.VerifyConnectivity(ctx); err != nil {
 		return s.classify(ctx, ctx, "ping", err)
 	}
@@ -244,6 +251,7 @@ func (s *Store) Stats() memory.PoolStats {
 // Close closes both drivers and their connections. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.closeErr = errors.Join(s.driver.Close(ctx), s.probe.Close(ctx))
@@ -298,6 +306,12 @@ func (s *Store) read(ctx context.Context, op string, work func(ctx context.Conte
 // execute runs work as one managed transaction under the query timeout. The
 // driver may call work more than once (retries): work must start afresh.
 func (s *Store) execute(ctx context.Context, op string, mode neo4j.AccessMode, work func(ctx context.Context, tx neo4j.ManagedTransaction) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("while doing %s: %w", op, errClosed)
+	}
+	if ctx.Err() != nil { // fail fast, without touching the pool
+		return s.classify(ctx, ctx, op, ctx.Err())
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("while doing %s: %w", op, err)

@@ -40,3 +40,13 @@ func TestSearchText(t *testing.T) {
 		t.Errorf("observationText = %q", got)
 	}
 }
+
+func TestNameKey(t *testing.T) {
+	// sha256("Alice"), hex.
+	if got := nameKey("Alice"); got != "3bc51062973c458d5a6f2d8d64a023246354ad7e064b1e4e009ec8a0699a3043" {
+		t.Errorf("nameKey(Alice) = %s", got)
+	}
+	if nameKey("a") == nameKey("A") {
+		t.Error("keys must be case-sensitive, as names are")
+	}
+}

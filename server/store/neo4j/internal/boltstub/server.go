@@ -91,7 +91,7 @@ type Step struct {
 	Failure *Failure
 	// Drop closes the connection instead of answering.
 	Drop bool
-	// Hold delays the answer until the channel is closed.
+	// Hold delays the answer (or the Drop) until the channel is closed.
 	Hold <-chan struct{}
 }
 
