@@ -55,6 +55,7 @@ type options struct {
 	listen    string
 	token     string
 	skipSeed  bool
+	mix       string
 }
 
 func run() error {
@@ -70,6 +71,7 @@ func run() error {
 	flag.StringVar(&o.serverEnv, "server-env", "", "extra environment for the server, comma-separated K=V")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
 	flag.StringVar(&o.token, "token", "", "bearer token")
+	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), open (open_nodes only), search (search_nodes only)")
 	flag.Parse()
 	if o.url == "" {
 		o.url = "http://" + o.listen + "/mcp"
@@ -252,7 +254,7 @@ func runLoad(sessions []*session, o options) result {
 			per := map[string]int64{}
 			first := ""
 			for k := 0; !stopping.Load(); k++ {
-				tool, args := pick(rng, ci, k, n)
+				tool, args := pick(rng, o.mix, ci, k, n)
 				start := time.Now()
 				err := s.call(tool, args)
 				d := time.Since(start)
@@ -300,8 +302,16 @@ func runLoad(sessions []*session, o options) result {
 }
 
 // pick chooses the next call of the mix for client ci's k-th call.
-func pick(rng *rand.Rand, ci, k, n int) (string, string) {
+func pick(rng *rand.Rand, mix string, ci, k, n int) (string, string) {
 	r := rng.IntN(100)
+	switch mix {
+	case "reads":
+		r = rng.IntN(80)
+	case "open":
+		r = 40
+	case "search":
+		r = 0
+	}
 	switch {
 	case r < 40: // selective fragment: "ent-01234" matches ent-012340..ent-012349
 		return "search_nodes", `{"query":"` + name(rng.IntN(n))[:9] + `"}`
