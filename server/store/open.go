@@ -9,6 +9,7 @@ import (
 
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/postgres"
 	"github.com/memory-operator/memory-operator/server/store/sqlite"
 )
 
@@ -30,7 +31,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Stor
 		}
 		return s, nil
 	case config.BackendPostgres:
-		return nil, fmt.Errorf("while opening the postgres store: %w", ErrBackendNotBuilt)
+		s, err := postgres.New(ctx, PostgresConfig(cfg, log))
+		if err != nil {
+			return nil, fmt.Errorf("while opening the postgres store: %w", err)
+		}
+		return s, nil
 	case config.BackendNeo4j:
 		return nil, fmt.Errorf("while opening the neo4j store: %w", ErrBackendNotBuilt)
 	}
@@ -47,5 +52,21 @@ func SQLiteConfig(cfg config.Config, log *slog.Logger) sqlite.Config {
 		QueryTimeout:    cfg.Pool.QueryTimeout.Duration,
 		MaxConnLifetime: cfg.Pool.MaxConnectionLifetime.Duration,
 		Logger:          log,
+	}
+}
+
+// PostgresConfig maps a server configuration onto the postgres backend's.
+func PostgresConfig(cfg config.Config, log *slog.Logger) postgres.Config {
+	return postgres.Config{
+		DSN:               cfg.Postgres.DSN,
+		MaxConns:          cfg.Pool.MaxConnections,
+		MinConns:          cfg.Pool.MinConnections,
+		MaxConnLifetime:   cfg.Pool.MaxConnectionLifetime.Duration,
+		MaxConnIdleTime:   cfg.Pool.MaxConnectionIdleTime.Duration,
+		HealthCheckPeriod: cfg.Pool.HealthCheckPeriod.Duration,
+		AcquireTimeout:    cfg.Pool.AcquireTimeout.Duration,
+		QueryTimeout:      cfg.Pool.QueryTimeout.Duration,
+		StatementMode:     cfg.Postgres.StatementMode,
+		Logger:            log,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store"
+	"github.com/memory-operator/memory-operator/server/store/storetest"
 )
 
 func TestOpenSQLite(t *testing.T) {
@@ -51,5 +52,41 @@ func TestOpenUnknownAndUnbuilt(t *testing.T) {
 	cfg.Backend = "mongodb"
 	if _, err := store.Open(t.Context(), cfg, nil); err == nil {
 		t.Error("unknown backend accepted")
+	}
+}
+
+func TestOpenPostgres(t *testing.T) {
+	cfg := config.Default()
+	cfg.Backend = config.BackendPostgres
+	cfg.Postgres.DSN = storetest.CreateDatabase(t, storetest.PostgresAdminDSN(t))
+	cfg.Postgres.StatementMode = "exec"
+	cfg.Pool.MaxConnections = 3
+	s, err := store.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Backend() != "postgres" || s.Stats().MaxConnections != 3 {
+		t.Errorf("Backend() = %q, MaxConnections = %d", s.Backend(), s.Stats().MaxConnections)
+	}
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPostgresConfigMapping(t *testing.T) {
+	cfg := config.Default()
+	cfg.Postgres.DSN = "postgres://x@y/z"
+	cfg.Postgres.StatementMode = "simple"
+	cfg.Pool = config.PoolConfig{
+		MaxConnections: 9, MinConnections: 3,
+		MaxConnectionLifetime: config.D(time.Minute), MaxConnectionIdleTime: config.D(2 * time.Minute),
+		HealthCheckPeriod: config.D(3 * time.Second), AcquireTimeout: config.D(4 * time.Second), QueryTimeout: config.D(5 * time.Second),
+	}
+	got := store.PostgresConfig(cfg, nil)
+	if got.DSN != cfg.Postgres.DSN || got.MaxConns != 9 || got.MinConns != 3 || got.MaxConnLifetime != time.Minute ||
+		got.MaxConnIdleTime != 2*time.Minute || got.HealthCheckPeriod != 3*time.Second ||
+		got.AcquireTimeout != 4*time.Second || got.QueryTimeout != 5*time.Second || got.StatementMode != "simple" {
+		t.Errorf("PostgresConfig = %+v", got)
 	}
 }

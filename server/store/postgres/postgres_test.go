@@ -1,0 +1,227 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/postgres"
+	"github.com/memory-operator/memory-operator/server/store/storetest"
+)
+
+// open creates a fresh database and a Store on it.
+func open(t *testing.T, cfg postgres.Config) (*postgres.Store, string) {
+	t.Helper()
+	dsn := storetest.CreateDatabase(t, storetest.PostgresAdminDSN(t))
+	cfg.DSN = dsn
+	s, err := postgres.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("postgres.New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dsn
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) memory.Store {
+		s, _ := open(t, postgres.Config{})
+		return s
+	})
+}
+
+// TestConformanceSimpleProtocol runs the suite as behind PgBouncer in
+// transaction pooling mode: no prepared statements.
+func TestConformanceSimpleProtocol(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) memory.Store {
+		s, _ := open(t, postgres.Config{StatementMode: "simple"})
+		return s
+	})
+}
+
+func TestStatementModes(t *testing.T) {
+	for _, mode := range []string{"prepare", "cache_statement", "cache_describe", "describe", "exec", "simple"} {
+		t.Run(mode, func(t *testing.T) {
+			s, _ := open(t, postgres.Config{StatementMode: mode})
+			if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t", Observations: []string{"o"}}}); err != nil {
+				t.Fatal(err)
+			}
+			g, err := s.SearchNodes(t.Context(), "A")
+			if err != nil || len(g.Entities) != 1 {
+				t.Fatalf("SearchNodes: %+v, %v", g, err)
+			}
+		})
+	}
+	if _, err := postgres.ExecMode("bogus"); err == nil {
+		t.Error("ExecMode(bogus) accepted")
+	}
+}
+
+func TestAcquireTimeoutIsBusy(t *testing.T) {
+	s, dsn := open(t, postgres.Config{MaxConns: 1, MinConns: 1, AcquireTimeout: 100 * time.Millisecond})
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "locked", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another session locks the entity row; our only pooled connection then
+	// blocks in AddObservations, holding the pool.
+	other, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	tx, err := other.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM entities WHERE name = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.AddObservations(t.Context(), []memory.ObservationAddition{{EntityName: "locked", Contents: []string{"x"}}})
+		held <- err
+	}()
+	waitFor(t, func() bool { return s.Stats().Acquired == 1 })
+	_, err = s.ReadGraph(t.Context())
+	if !errors.Is(err, memory.ErrBusy) {
+		t.Errorf("call on a saturated pool: %v, want ErrBusy", err)
+	}
+	if st := s.Stats(); st.CanceledAcquireCount < 1 {
+		t.Errorf("stats after a timed-out acquire: %+v", st)
+	}
+	// The prober is not stuck behind the pool.
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping on a saturated pool: %v", err)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-held; err != nil {
+		t.Errorf("the held call after the lock was released: %v", err)
+	}
+}
+
+func TestQueryTimeout(t *testing.T) {
+	s, dsn := open(t, postgres.Config{QueryTimeout: 200 * time.Millisecond})
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	tx, err := other.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE relations IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateRelations(t.Context(), []memory.Relation{{From: "a", To: "b", RelationType: "r"}})
+	if !errors.Is(err, memory.ErrTimeout) {
+		t.Errorf("write blocked past the query timeout: %v, want ErrTimeout", err)
+	}
+	_ = tx.Rollback(t.Context())
+	// The connection that timed out is usable again (or replaced).
+	if _, err := s.CreateRelations(t.Context(), []memory.Relation{{From: "a", To: "b", RelationType: "r"}}); err != nil {
+		t.Errorf("after the lock: %v", err)
+	}
+}
+
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	_, err := postgres.New(t.Context(), postgres.Config{
+		DSN:            "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable",
+		AcquireTimeout: 2 * time.Second,
+	})
+	if !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("New against a closed port: %v, want ErrUnavailable", err)
+	}
+	_, err = postgres.New(t.Context(), postgres.Config{DSN: "postgres://user:s3cret@host:notaport/db"})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad DSN: %v (must fail without quoting the password)", err)
+	}
+}
+
+func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
+	dsn := storetest.CreateDatabase(t, storetest.PostgresAdminDSN(t))
+	const replicas = 4
+	stores := make([]*postgres.Store, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = postgres.New(t.Context(), postgres.Config{DSN: dsn})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	if _, err := stores[0].CreateEntities(t.Context(), []memory.Entity{{Name: "kept", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := postgres.New(t.Context(), postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatalf("New on a migrated database: %v", err)
+	}
+	defer again.Close()
+	g, err := again.ReadGraph(t.Context())
+	if err != nil || len(g.Entities) != 1 {
+		t.Errorf("data after re-migrating: %+v, %v", g, err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	}
+}
+
+func TestPingRedialsAfterTermination(t *testing.T) {
+	s, dsn := open(t, postgres.Config{})
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Kill every other session of the database: the pool's and the prober's.
+	if _, err := conn.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	// The first ping may see the dead connection; the next one re-dials.
+	_ = s.Ping(t.Context())
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after the connection was terminated: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never became true")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
