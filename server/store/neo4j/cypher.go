@@ -21,9 +21,9 @@ const qAwaitIndexes = `CALL db.awaitIndexes($seconds)`
 // qReserve locks the sequence node (serializing writers) and reserves $count
 // sequence numbers, returning the first.
 const qReserve = `MERGE (c:MemorySequence {id: 1})
-ON CREATE SET c.next = 0
-SET c.next = c.next + $count
-RETURN c.next - $count AS base`
+ON CREATE SET c.lastSeq = 0
+SET c.lastSeq = c.lastSeq + $count
+RETURN c.lastSeq - $count AS base`
 
 const qCreateEntities = `UNWIND $entities AS e
 MERGE (n:MemoryNode {key: e.key})
@@ -33,8 +33,8 @@ SET n:Entity, n.type = e.entityType, n.observations = e.observations, n.seq = e.
     n.search = e.search, n.observationText = e.observationText
 RETURN n.name AS name`
 
-const qEntitiesByName = `UNWIND $keys AS key
-MATCH (n:MemoryNode {key: key}) WHERE n:Entity
+const qEntitiesByName = `UNWIND $keys AS k
+MATCH (n:MemoryNode {key: k}) WHERE n:Entity
 WITH DISTINCT n
 RETURN n.name AS name, n.type AS entityType, n.observations AS observations
 ORDER BY n.seq`
@@ -44,31 +44,31 @@ MATCH (n:MemoryNode {key: u.key}) WHERE n:Entity
 SET n.observations = u.observations, n.search = u.search, n.observationText = u.observationText`
 
 const qCreateRelations = `UNWIND $relations AS r
-MERGE (a:MemoryNode {key: r.fromKey})
-ON CREATE SET a.name = r.from
-MERGE (b:MemoryNode {key: r.toKey})
-ON CREATE SET b.name = r.to
+MERGE (a:MemoryNode {key: r.sourceKey})
+ON CREATE SET a.name = r.source
+MERGE (b:MemoryNode {key: r.targetKey})
+ON CREATE SET b.name = r.target
 WITH a, b, r
 WHERE NOT EXISTS { MATCH (a)-[x:RELATES]->(b) WHERE x.type = r.relationType }
 CREATE (a)-[:RELATES {type: r.relationType, seq: r.seq}]->(b)
 RETURN r.position AS position`
 
-const qDeleteEntities = `UNWIND $keys AS key
-MATCH (n:MemoryNode {key: key})
+const qDeleteEntities = `UNWIND $keys AS k
+MATCH (n:MemoryNode {key: k})
 OPTIONAL MATCH (n)-[:RELATES]-(m:MemoryNode) WHERE NOT m:Entity
 WITH collect(DISTINCT n) AS doomed, collect(DISTINCT m.key) AS neighbours
 FOREACH (x IN doomed | DETACH DELETE x)
 RETURN neighbours`
 
 const qDeleteRelations = `UNWIND $relations AS r
-MATCH (a:MemoryNode {key: r.fromKey})-[x:RELATES]->(b:MemoryNode {key: r.toKey})
+MATCH (a:MemoryNode {key: r.sourceKey})-[x:RELATES]->(b:MemoryNode {key: r.targetKey})
 WHERE x.type = r.relationType
 DELETE x
 RETURN a.key AS sourceKey, b.key AS targetKey`
 
 // qDropOrphans removes the named non-entity nodes nothing refers to any more.
-const qDropOrphans = `UNWIND $keys AS key
-MATCH (n:MemoryNode {key: key})
+const qDropOrphans = `UNWIND $keys AS k
+MATCH (n:MemoryNode {key: k})
 WHERE NOT n:Entity AND NOT EXISTS { (n)--() }
 DELETE n`
 
@@ -80,8 +80,8 @@ const qAllRelations = `MATCH (a:MemoryNode)-[r:RELATES]->(b:MemoryNode)
 RETURN a.name AS source, b.name AS target, r.type AS relationType
 ORDER BY r.seq`
 
-const qRelationsTouching = `UNWIND $keys AS key
-MATCH (:MemoryNode {key: key})-[r:RELATES]-()
+const qRelationsTouching = `UNWIND $keys AS k
+MATCH (:MemoryNode {key: k})-[r:RELATES]-()
 WITH DISTINCT r
 RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType
 ORDER BY r.seq`
@@ -103,8 +103,8 @@ const qFindStart = `MATCH (n:MemoryNode {key: $key}) WHERE n:Entity
 RETURN n.name AS name`
 
 // qHop follows one hop, either direction, from every name of the frontier.
-const qHop = `UNWIND $frontier AS key
-MATCH (:MemoryNode {key: key})-[r:RELATES]-()
+const qHop = `UNWIND $frontier AS k
+MATCH (:MemoryNode {key: k})-[r:RELATES]-()
 WHERE size($types) = 0 OR r.type IN $types
 WITH DISTINCT r
 RETURN startNode(r).name AS source, endNode(r).name AS target, r.type AS relationType, r.seq AS seq`

@@ -75,10 +75,10 @@ func updateParam(e memory.Entity) map[string]any {
 
 func relationParam(r memory.Relation, seq int64, position int) map[string]any {
 	return map[string]any{
-		"from":         r.From,
-		"fromKey":      nameKey(r.From),
-		"to":           r.To,
-		"toKey":        nameKey(r.To),
+		"source":         r.From,
+		"sourceKey":      nameKey(r.From),
+		"target":           r.To,
+		"targetKey":        nameKey(r.To),
 		"relationType": r.RelationType,
 		"seq":          seq,
 		"position":     int64(position),
@@ -366,7 +366,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 	}
 	rows := make([]map[string]any, 0, len(relations))
 	for _, r := range distinctRelations(relations) {
-		rows = append(rows, map[string]any{"fromKey": nameKey(r.From), "toKey": nameKey(r.To), "relationType": r.RelationType})
+		rows = append(rows, map[string]any{"sourceKey": nameKey(r.From), "targetKey": nameKey(r.To), "relationType": r.RelationType})
 	}
 	return s.write(ctx, "delete_relations", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
 		if _, err := reserve(ctx, tx, 1); err != nil {

@@ -48,12 +48,11 @@ func uncommitted(meta map[string]any, stmts ...stmt) []boltstub.Step {
 // schemaSteps is the schema setup New runs, for a query timeout of timeout.
 func schemaSteps(timeout time.Duration) []boltstub.Step {
 	wm := map[string]any{"tx_timeout": timeout.Milliseconds()}
-	rm := map[string]any{"tx_timeout": timeout.Milliseconds(), "mode": "r"}
 	var steps []boltstub.Step
 	for _, q := range neo4j.SchemaStatements {
 		steps = append(steps, tx(wm, stmt{query: q})...)
 	}
-	return append(steps, tx(rm, stmt{query: neo4j.QAwaitIndexes, params: map[string]any{"seconds": int64(max(1, timeout/time.Second))}})...)
+	return append(steps, tx(wm, stmt{query: neo4j.QAwaitIndexes, params: map[string]any{"seconds": int64(max(1, timeout/time.Second))}})...)
 }
 
 // reserve is the first statement of every write: the writers' lock and

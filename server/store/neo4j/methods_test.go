@@ -137,8 +137,8 @@ func TestCreateRelations(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(2, 5),
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": "A", "fromKey": key("A"), "to": "B", "toKey": key("B"), "relationType": "knows", "seq": 5, "position": 0},
-			{"from": "B", "fromKey": key("B"), "to": "Nobody", "toKey": key("Nobody"), "relationType": "likes", "seq": 6, "position": 1},
+			{"source": "A", "sourceKey": key("A"), "target": "B", "targetKey": key("B"), "relationType": "knows", "seq": 5, "position": 0},
+			{"source": "B", "sourceKey": key("B"), "target": "Nobody", "targetKey": key("Nobody"), "relationType": "likes", "seq": 6, "position": 1},
 		}}, fields: []string{"position"}, rows: [][]any{{1}}},
 	)...)
 	got, err := st.CreateRelations(testContext(t), []memory.Relation{
@@ -255,8 +255,8 @@ func TestDeleteRelations(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(1, 1),
 		stmt{query: neo4j.QDeleteRelations, params: map[string]any{"relations": []map[string]any{
-			{"fromKey": key("A"), "toKey": key("B"), "relationType": "knows"},
-			{"fromKey": key("B"), "toKey": key("Nobody"), "relationType": "likes"},
+			{"sourceKey": key("A"), "targetKey": key("B"), "relationType": "knows"},
+			{"sourceKey": key("B"), "targetKey": key("Nobody"), "relationType": "likes"},
 		}}, fields: []string{"sourceKey", "targetKey"}, rows: [][]any{{key("A"), key("B")}, {key("B"), key("Nobody")}}},
 		stmt{query: neo4j.QDropOrphans, params: map[string]any{"keys": sortedKeys("A", "B", "Nobody")}},
 	)...)
@@ -414,7 +414,7 @@ func TestImport(t *testing.T) {
 			{"key": key("Alice"), "observations": []string{"x", "new"}, "search": "alice\x1fperson\x1fx\x1fnew", "observationText": "x\nnew"},
 		}}},
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": "Alice", "fromKey": key("Alice"), "to": "Dave", "toKey": key("Dave"), "relationType": "walks", "seq": 23, "position": 0},
+			{"source": "Alice", "sourceKey": key("Alice"), "target": "Dave", "targetKey": key("Dave"), "relationType": "walks", "seq": 23, "position": 0},
 		}}, fields: []string{"position"}, rows: [][]any{{0}}},
 	)...)
 	res, err := st.Import(testContext(t), memory.Graph{
@@ -456,7 +456,7 @@ func TestNamesAreParametersOnly(t *testing.T) {
 	srv.Expect(tx(writeMeta,
 		reserve(1, 2),
 		stmt{query: neo4j.QCreateRelations, params: map[string]any{"relations": []map[string]any{
-			{"from": evilName, "fromKey": key(evilName), "to": evilName, "toKey": key(evilName), "relationType": evilRel, "seq": 2, "position": 0},
+			{"source": evilName, "sourceKey": key(evilName), "target": evilName, "targetKey": key(evilName), "relationType": evilRel, "seq": 2, "position": 0},
 		}}, fields: []string{"position"}, rows: [][]any{{0}}},
 	)...)
 	if _, err := st.CreateEntities(testContext(t), []memory.Entity{{Name: evilName, EntityType: evilType, Observations: []string{"'; DROP"}}}); err != nil {

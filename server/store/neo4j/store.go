@@ -212,7 +212,7 @@ func (s *Store) setupSchema(ctx context.Context) error {
 	}
 	// New indexes fill in the background: wait for them, so that the first
 	// searches use them.
-	return s.read(ctx, "schema setup", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
+	return s.write(ctx, "schema setup", func(ctx context.Context, tx neo4j.ManagedTransaction) error {
 		_, err := run(ctx, tx, qAwaitIndexes, map[string]any{"seconds": int64(max(1, s.cfg.QueryTimeout/time.Second))})
 		return err
 	})
