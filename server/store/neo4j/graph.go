@@ -75,10 +75,10 @@ func updateParam(e memory.Entity) map[string]any {
 
 func relationParam(r memory.Relation, seq int64, position int) map[string]any {
 	return map[string]any{
-		"source":         r.From,
-		"sourceKey":      nameKey(r.From),
-		"target":           r.To,
-		"targetKey":        nameKey(r.To),
+		"source":       r.From,
+		"sourceKey":    nameKey(r.From),
+		"target":       r.To,
+		"targetKey":    nameKey(r.To),
 		"relationType": r.RelationType,
 		"seq":          seq,
 		"position":     int64(position),
