@@ -383,4 +383,3 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 		return dropOrphans(ctx, tx, touched)
 	})
 }
-
