@@ -50,7 +50,7 @@ func TestDesiredServerConfig(t *testing.T) {
 	}{
 		{"sqlite defaults", testMS(sqlite), serverConfigInput{}, func(c config.Config) bool {
 			return c.Backend == "sqlite" && c.SQLite.Path == "/var/lib/memory-server/memory.db" && c.Listen == ":8080" &&
-				c.Transport == "streamable-http" && c.Pool.MaxConnections == 10 && c.Pool.MinConnections == 0 && c.Auth.TokensFile == ""
+				c.Transport == "streamable-http" && c.Pool.MaxConnections == 10 && c.Pool.MinConnections == 2 && c.Pool.QueryTimeout.Duration == 30*time.Second && c.Auth.TokensFile == ""
 		}},
 		{"port and sse", testMS(func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Port = 9000; ms.Spec.Transport = mcpv1alpha1.TransportSSE }),
 			serverConfigInput{}, func(c config.Config) bool {

@@ -41,8 +41,7 @@ type serverConfigInput struct {
 // desiredServerConfig renders ms's spec as the memory server's
 // configuration (server/config). It holds no secret: the DSN and Neo4j
 // credentials reach the pod as Secret-backed environment variables. Fields
-// the spec leaves unset are left to the server's own defaults, except the
-// pool size, which is always explicit so the budget holds.
+// the spec leaves unset get server/config's defaults, written out.
 func desiredServerConfig(ms *mcpv1alpha1.MemoryServer, in serverConfigInput) config.Config {
 	s := ms.Spec
 	c := config.Config{
@@ -83,6 +82,9 @@ func desiredServerConfig(ms *mcpv1alpha1.MemoryServer, in serverConfigInput) con
 	c.Pool.HealthCheckPeriod = dur(p.HealthCheckPeriod)
 	c.Pool.AcquireTimeout = dur(p.AcquireTimeout)
 	c.Pool.QueryTimeout = dur(p.QueryTimeout)
+	// Render every effective value, so the ConfigMap reads as what the
+	// server runs with.
+	c.SetDefaults()
 	return c
 }
 
