@@ -54,7 +54,9 @@ func TestConformance(t *testing.T) {
 
 // emptyDatabase deletes every node and relationship through a driver of its
 // own (test databases are small).
-func emptyDatabase(ctx context.Context, t *testing.T, cfg neo4j.Config) {
+func emptyDatabase(ctx context.Context, t *testing.T, cfg neo4j.Config) { emptyDatabaseTB(ctx, t, cfg) }
+
+func emptyDatabaseTB(ctx context.Context, t testing.TB, cfg neo4j.Config) {
 	t.Helper()
 	token := driver.NoAuth()
 	if cfg.Username != "" {

@@ -61,7 +61,7 @@ func reserve(count, base int64) stmt {
 	return stmt{query: neo4j.QReserve, params: map[string]any{"count": count}, fields: []string{"base"}, rows: [][]any{{base}}}
 }
 
-func testConfig(srv *boltstub.Server, t *testing.T) neo4j.Config {
+func testConfig(srv *boltstub.Server, t testing.TB) neo4j.Config {
 	return neo4j.Config{
 		URI:          srv.URI(),
 		Username:     "neo4j",
@@ -88,7 +88,7 @@ func stubStore(t *testing.T, mutate func(*neo4j.Config)) (*neo4j.Store, *boltstu
 	return st, srv
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -111,4 +111,19 @@ func runs(srv *boltstub.Server) []boltstub.Message {
 		}
 	}
 	return out
+}
+
+// stubStoreB is stubStore for benchmarks, with a quiet logger.
+func stubStoreB(b *testing.B) (*neo4j.Store, *boltstub.Server) {
+	b.Helper()
+	srv := boltstub.Start(b)
+	cfg := testConfig(srv, b)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv.Expect(schemaSteps(cfg.QueryTimeout)...)
+	st, err := neo4j.New(testContext(b), cfg)
+	if err != nil {
+		b.Fatalf("New: %v", err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	return st, srv
 }

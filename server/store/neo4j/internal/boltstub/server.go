@@ -279,20 +279,27 @@ func readMessage(c net.Conn) ([]byte, error) {
 }
 
 func writeMessage(c net.Conn, tag byte, fields ...any) error {
-	body, err := Encode(Struct{Tag: tag, Fields: fields})
+	out, err := appendMessage(nil, tag, fields...)
 	if err != nil {
 		return err
 	}
-	var out []byte
+	_, err = c.Write(out)
+	return err
+}
+
+// appendMessage appends one chunked message to out.
+func appendMessage(out []byte, tag byte, fields ...any) ([]byte, error) {
+	body, err := Encode(Struct{Tag: tag, Fields: fields})
+	if err != nil {
+		return out, err
+	}
 	for len(body) > 0 {
 		n := min(len(body), 0xFFFF)
 		out = binary.BigEndian.AppendUint16(out, uint16(n))
 		out = append(out, body[:n]...)
 		body = body[n:]
 	}
-	out = append(out, 0, 0)
-	_, err = c.Write(out)
-	return err
+	return append(out, 0, 0), nil
 }
 
 func (s *Server) record(m Message) {
@@ -407,7 +414,10 @@ func (s *Server) fail(c net.Conn, f Failure) error {
 	return writeMessage(c, tagFailure, map[string]any{"code": f.Code, "message": f.Message})
 }
 
+// answer sends a step's records and SUCCESS in one write.
 func answer(c net.Conn, step Step) error {
+	var out []byte
+	var err error
 	meta := step.Success
 	switch step.Name {
 	case "RUN":
@@ -420,7 +430,7 @@ func answer(c net.Conn, step Step) error {
 		}
 	case "PULL", "DISCARD":
 		for _, r := range step.Records {
-			if err := writeMessage(c, tagRecord, r); err != nil {
+			if out, err = appendMessage(out, tagRecord, r); err != nil {
 				return err
 			}
 		}
@@ -431,7 +441,11 @@ func answer(c net.Conn, step Step) error {
 	if meta == nil {
 		meta = map[string]any{}
 	}
-	return writeMessage(c, tagSuccess, meta)
+	if out, err = appendMessage(out, tagSuccess, meta); err != nil {
+		return err
+	}
+	_, err = c.Write(out)
+	return err
 }
 
 // match takes the next script step and compares it with m; problem is
