@@ -87,13 +87,13 @@ func (s *Store) classify(parent, qctx context.Context, op string, err error) err
 	}
 	if errors.Is(qctx.Err(), context.DeadlineExceeded) {
 		if op == "ping" {
-			return fmt.Errorf("while doing %s: %w: no answer from %s before the probe deadline", op, ErrUnreachable, s.cfg.URI)
+			return fmt.Errorf("while doing %s: %w: no answer from %s before the probe deadline", op, ErrUnreachable, s.uri)
 		}
 		return fmt.Errorf("while doing %s: %w (query timeout %s)", op, memory.ErrTimeout, s.cfg.QueryTimeout)
 	}
 	for _, e := range all {
 		if connectivity(e) {
-			return fmt.Errorf("while doing %s: %w at %s: %s", op, ErrUnreachable, s.cfg.URI, innerMessage(e))
+			return fmt.Errorf("while doing %s: %w at %s: %s", op, ErrUnreachable, s.uri, innerMessage(e))
 		}
 	}
 	var limit *neo4j.TransactionExecutionLimit

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,7 @@ func (c *Config) setDefaults() {
 // Store is the Neo4j memory.Store. It is safe for concurrent use.
 type Store struct {
 	cfg       Config
+	uri       string // cfg.URI without any password, for messages
 	log       *slog.Logger
 	driver    neo4j.DriverWithContext
 	probe     neo4j.DriverWithContext
@@ -162,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		cfg:       cfg,
+		uri:       redactURI(cfg.URI),
 		log:       cfg.Logger,
 		bookmarks: neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{}),
 		slots:     make(chan struct{}, cfg.MaxConnectionPoolSize),
@@ -169,20 +172,30 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	var err error
 	s.driver, err = neo4j.NewDriverWithContext(cfg.URI, token, s.driverConfig(cfg.MaxConnectionPoolSize))
 	if err != nil {
-		return nil, fmt.Errorf("while creating the neo4j driver for %s: %w", cfg.URI, err)
+		return nil, fmt.Errorf("while creating the neo4j driver for %s: %w", s.uri, err)
 	}
 	// The prober's own driver, one connection: readiness checks never wait
 	// behind tool calls for a pooled connection.
 	s.probe, err = neo4j.NewDriverWithContext(cfg.URI, token, s.driverConfig(1))
 	if err != nil {
 		_ = s.driver.Close(ctx)
-		return nil, fmt.Errorf("while creating the neo4j probe driver for %s: %w", cfg.URI, err)
+		return nil, fmt.Errorf("while creating the neo4j probe driver for %s: %w", s.uri, err)
 	}
 	if err := s.setupSchema(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
+	s.log.Info("neo4j store ready", "uri", s.uri, "database", cfg.Database, "maxConnectionPoolSize", cfg.MaxConnectionPoolSize)
 	return s, nil
+}
+
+// redactURI hides a password written into the URI's user information.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(unparsable URI)"
+	}
+	return u.Redacted()
 }
 
 func (s *Store) driverConfig(poolSize int) func(*neo4jconfig.Config) {

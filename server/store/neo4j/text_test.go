@@ -50,3 +50,16 @@ func TestNameKey(t *testing.T) {
 		t.Error("keys must be case-sensitive, as names are")
 	}
 }
+
+func TestRedactURI(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"bolt://db:7687", "bolt://db:7687"},
+		{"neo4j://user:s3cret@db:7687", "neo4j://user:xxxxx@db:7687"},
+		{"bolt://%zz", "(unparsable URI)"},
+	}
+	for _, tt := range tests {
+		if got := redactURI(tt.in); got != tt.want {
+			t.Errorf("redactURI(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
