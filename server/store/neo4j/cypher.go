@@ -18,6 +18,9 @@ var schemaStatements = []string{
 
 const qAwaitIndexes = `CALL db.awaitIndexes($seconds)`
 
+// qProbe is the readiness probe's check that the configured database serves.
+const qProbe = `RETURN 1 AS ok`
+
 // qReserve locks the sequence node (serializing writers) and reserves $count
 // sequence numbers, returning the first.
 const qReserve = `MERGE (c:MemorySequence {id: 1})

@@ -5,6 +5,7 @@ package neo4j
 var (
 	SchemaStatements   = schemaStatements
 	QAwaitIndexes      = qAwaitIndexes
+	QProbe             = qProbe
 	QReserve           = qReserve
 	QCreateEntities    = qCreateEntities
 	QEntitiesByName    = qEntitiesByName

@@ -329,3 +329,22 @@ func TestExpiredAndCanceledContexts(t *testing.T) {
 func callCreateOneCtx(ctx context.Context, st *neo4j.Store) ([]memory.Entity, error) {
 	return st.CreateEntities(ctx, []memory.Entity{{Name: "A", EntityType: "T"}})
 }
+
+// TestPingChecksTheDatabase: with a database configured, the probe runs a
+// read transaction on it, so a database dropped after start makes the server
+// unready with its own message.
+func TestPingChecksTheDatabase(t *testing.T) {
+	st, srv := stubStore(t, func(c *neo4j.Config) { c.Database = "memories" })
+	probeMeta := map[string]any{"db": "memories", "mode": "r"}
+	srv.Expect(tx(probeMeta, stmt{query: neo4j.QProbe, fields: []string{"ok"}, rows: [][]any{{1}}})...)
+	if err := st.Ping(testContext(t)); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	b := boltstub.Begin(probeMeta)
+	b.Failure = &boltstub.Failure{Code: "Neo.ClientError.Database.DatabaseNotFound", Message: "Database does not exist. Database name: 'memories'."}
+	srv.Expect(b)
+	if err := st.Ping(testContext(t)); !errors.Is(err, neo4j.ErrDatabaseNotFound) {
+		t.Fatalf("Ping of a dropped database: error = %v, want ErrDatabaseNotFound", err)
+	}
+	done(t, srv)
+}

@@ -47,7 +47,15 @@ func uncommitted(meta map[string]any, stmts ...stmt) []boltstub.Step {
 
 // schemaSteps is the schema setup New runs, for a query timeout of timeout.
 func schemaSteps(timeout time.Duration) []boltstub.Step {
+	return schemaStepsOn(timeout, "")
+}
+
+// schemaStepsOn is schemaSteps on a named database.
+func schemaStepsOn(timeout time.Duration, database string) []boltstub.Step {
 	wm := map[string]any{"tx_timeout": timeout.Milliseconds()}
+	if database != "" {
+		wm["db"] = database
+	}
 	var steps []boltstub.Step
 	for _, q := range neo4j.SchemaStatements {
 		steps = append(steps, tx(wm, stmt{query: q})...)
@@ -79,7 +87,7 @@ func stubStore(t *testing.T, mutate func(*neo4j.Config)) (*neo4j.Store, *boltstu
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv.Expect(schemaSteps(cfg.QueryTimeout)...)
+	srv.Expect(schemaStepsOn(cfg.QueryTimeout, cfg.Database)...)
 	st, err := neo4j.New(testContext(t), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -151,8 +151,9 @@ var _ memory.Store = (*Store)(nil)
 
 // New connects to Neo4j, checks that the server answers, authenticates and
 // has the database, and sets up the schema idempotently: the uniqueness
-// constraints, the TEXT index behind SearchNodes, the full-text index behind
-// SearchMemories and the sequence node. Each step runs under QueryTimeout.
+// constraints, the TEXT index behind SearchNodes and the full-text index
+// behind SearchMemories, then waits for the indexes to be online. Each step
+// runs under QueryTimeout.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	if cfg.URI == "" {
@@ -234,13 +235,31 @@ func (s *Store) setupSchema(ctx context.Context) error {
 // Backend returns "neo4j".
 func (s *Store) Backend() string { return "neo4j" }
 
-// Ping checks that the server answers, authenticates and serves under ctx's
-// deadline, through the probe driver's own connection.
+// Ping checks under ctx's deadline, through the probe driver's own
+// connection, that the server answers and accepts the credentials
+// (VerifyConnectivity) and, when a database is configured, that it serves
+// that database (a read transaction returning 1).
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("while doing ping: %w", errClosed)
 	}
 	if err := s.probe.VerifyConnectivity(ctx); err != nil {
+		return s.classify(ctx, ctx, "ping", err)
+	}
+	if s.cfg.Database == "" {
+		return nil
+	}
+	sess := s.probe.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeRead, DatabaseName: s.cfg.Database})
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = sess.Close(cctx)
+	}()
+	_, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		_, err := run(ctx, tx, qProbe, nil)
+		return nil, err
+	})
+	if err != nil {
 		return s.classify(ctx, ctx, "ping", err)
 	}
 	return nil
