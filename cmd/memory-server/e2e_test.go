@@ -526,3 +526,34 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("shutdown log:\n%s", log)
 	}
 }
+
+// TestHTTPProtections: DNS-rebinding (a loopback request naming another
+// host) and cross-origin browser requests are refused before any MCP work.
+func TestHTTPProtections(t *testing.T) {
+	s := start(t, nil, "--sqlite-path", filepath.Join(t.TempDir(), "m.db"))
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	send := func(mod func(r *http.Request)) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/mcp", strings.NewReader(initialize))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		mod(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(func(*http.Request) {}); code != http.StatusOK {
+		t.Errorf("plain initialize: %d", code)
+	}
+	if code := send(func(r *http.Request) { r.Host = "attacker.example" }); code != http.StatusForbidden {
+		t.Errorf("DNS rebinding: %d", code)
+	}
+	if code := send(func(r *http.Request) {
+		r.Header.Set("Origin", "https://attacker.example")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+	}); code != http.StatusForbidden {
+		t.Errorf("cross-origin browser request: %d", code)
+	}
+}

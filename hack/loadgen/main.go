@@ -13,6 +13,8 @@
 // name fragment that matches 10 entities, 40% open_nodes of 3 names), 20%
 // writes (create_entities, add_observations, create_relations).
 //
+// --names ids seeds "ent-000123" style names instead, and searches "ent-00012".
+//
 //	go run ./hack/loadgen --server-bin bin/memory-server --clients 32 --duration 20s -- --sqlite-path /tmp/lg.db
 package main
 
@@ -56,6 +58,7 @@ type options struct {
 	token     string
 	skipSeed  bool
 	mix       string
+	names     namer
 }
 
 func run() error {
@@ -72,7 +75,9 @@ func run() error {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
 	flag.StringVar(&o.token, "token", "", "bearer token")
 	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), open (open_nodes only), search (search_nodes only)")
+	names := flag.String("names", "words", `seeded names: words ("Kalomi-Rusa-1234") or ids ("ent-001234")`)
 	flag.Parse()
+	o.names = namer{ids: *names == "ids"}
 	if o.url == "" {
 		o.url = "http://" + o.listen + "/mcp"
 	}
@@ -93,7 +98,7 @@ func run() error {
 	}
 	if !o.skipSeed && o.seed > 0 {
 		start := time.Now()
-		if err := seed(seeder, o.seed); err != nil {
+		if err := seed(seeder, o.names, o.seed); err != nil {
 			return err
 		}
 		fmt.Printf("seeded %d entities and %d relations in %s\n", o.seed, o.seed, time.Since(start).Round(time.Millisecond))
@@ -189,11 +194,40 @@ func (s *session) call(tool, args string) error {
 	return nil
 }
 
-func name(i int) string { return fmt.Sprintf("ent-%06d", i) }
+var syllables = [32]string{"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "bra", "cle", "dri", "fo", "gu", "ha", "jo",
+	"ke", "li", "mo", "nu", "pe", "qui", "ro", "su", "ta", "ul", "vi", "wo", "xa", "yo", "zu", "el"}
+
+// namer names the seeded entities.
+type namer struct{ ids bool }
+
+// name is the i-th seeded entity, a pseudo-word name such as
+// "Kalomi-Rusa-1234": names differ as real names do, so a fragment of one is
+// selective. (With names sharing a long prefix, such as "ent-001234", every
+// trigram but the last few occurs in every name and a trigram index has to
+// intersect huge posting lists; see docs/benchmarks.md.)
+func (nm namer) name(i int) string {
+	if nm.ids {
+		return fmt.Sprintf("ent-%06d", i)
+	}
+	w1 := syllables[i%32] + syllables[(i/32)%32] + syllables[(i/1024)%32]
+	w2 := syllables[(i*7+3)%32] + syllables[(i*13+5)%32]
+	return strings.ToUpper(w1[:1]) + w1[1:] + "-" + strings.ToUpper(w2[:1]) + w2[1:] + "-" + strconv.Itoa(i)
+}
+
+// fragment is a lower-case piece of name(i): its first word and the start
+// of the second, e.g. "kalomi-ru", which matches one to a few entities.
+func (nm namer) fragment(i int) string {
+	if nm.ids {
+		return nm.name(i)[:9]
+	}
+	n := strings.ToLower(nm.name(i))
+	dash := strings.IndexByte(n, '-')
+	return n[:dash+3]
+}
 
 var types = []string{"person", "project", "service", "team", "document"}
 
-func seed(s *session, n int) error {
+func seed(s *session, nm namer, n int) error {
 	const batch = 200
 	for i := 0; i < n; i += batch {
 		var b strings.Builder
@@ -202,7 +236,7 @@ func seed(s *session, n int) error {
 			if j > i {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"name":"%s","entityType":"%s","observations":["note about topic %d","seeded as number %d"]}`, name(j), types[j%len(types)], j%97, j)
+			fmt.Fprintf(&b, `{"name":"%s","entityType":"%s","observations":["note about topic %d","seeded as number %d"]}`, nm.name(j), types[j%len(types)], j%97, j)
 		}
 		b.WriteString(`]}`)
 		if err := s.call("create_entities", b.String()); err != nil {
@@ -214,7 +248,7 @@ func seed(s *session, n int) error {
 			if j > i {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"from":"%s","to":"%s","relationType":"depends_on"}`, name(j), name((j+1)%n))
+			fmt.Fprintf(&b, `{"from":"%s","to":"%s","relationType":"depends_on"}`, nm.name(j), nm.name((j+1)%n))
 		}
 		b.WriteString(`]}`)
 		if err := s.call("create_relations", b.String()); err != nil {
@@ -254,7 +288,7 @@ func runLoad(sessions []*session, o options) result {
 			per := map[string]int64{}
 			first := ""
 			for k := 0; !stopping.Load(); k++ {
-				tool, args := pick(rng, o.mix, ci, k, n)
+				tool, args := pick(rng, o.names, o.mix, ci, k, n)
 				start := time.Now()
 				err := s.call(tool, args)
 				d := time.Since(start)
@@ -302,7 +336,7 @@ func runLoad(sessions []*session, o options) result {
 }
 
 // pick chooses the next call of the mix for client ci's k-th call.
-func pick(rng *rand.Rand, mix string, ci, k, n int) (string, string) {
+func pick(rng *rand.Rand, nm namer, mix string, ci, k, n int) (string, string) {
 	r := rng.IntN(100)
 	switch mix {
 	case "reads":
@@ -313,16 +347,16 @@ func pick(rng *rand.Rand, mix string, ci, k, n int) (string, string) {
 		r = 0
 	}
 	switch {
-	case r < 40: // selective fragment: "ent-01234" matches ent-012340..ent-012349
-		return "search_nodes", `{"query":"` + name(rng.IntN(n))[:9] + `"}`
+	case r < 40: // a selective name fragment, e.g. "kalomi-ru"
+		return "search_nodes", `{"query":"` + nm.fragment(rng.IntN(n)) + `"}`
 	case r < 80:
-		return "open_nodes", `{"names":["` + name(rng.IntN(n)) + `","` + name(rng.IntN(n)) + `","` + name(rng.IntN(n)) + `"]}`
+		return "open_nodes", `{"names":["` + nm.name(rng.IntN(n)) + `","` + nm.name(rng.IntN(n)) + `","` + nm.name(rng.IntN(n)) + `"]}`
 	case r < 87:
 		return "create_entities", fmt.Sprintf(`{"entities":[{"name":"w-%d-%d","entityType":"note","observations":["written by client %d"]}]}`, ci, k, ci)
 	case r < 94:
-		return "add_observations", fmt.Sprintf(`{"observations":[{"entityName":"%s","contents":["client %d call %d"]}]}`, name(rng.IntN(n)), ci, k)
+		return "add_observations", fmt.Sprintf(`{"observations":[{"entityName":"%s","contents":["client %d call %d"]}]}`, nm.name(rng.IntN(n)), ci, k)
 	default:
-		return "create_relations", fmt.Sprintf(`{"relations":[{"from":"%s","to":"%s","relationType":"mentions_%d"}]}`, name(rng.IntN(n)), name(rng.IntN(n)), ci)
+		return "create_relations", fmt.Sprintf(`{"relations":[{"from":"%s","to":"%s","relationType":"mentions_%d"}]}`, nm.name(rng.IntN(n)), nm.name(rng.IntN(n)), ci)
 	}
 }
 

@@ -28,7 +28,10 @@ type HTTPOptions struct {
 
 // StreamableHandler serves MCP streamable HTTP (mount it at /mcp). Responses
 // are application/json (no SSE framing per POST), sessions are stateful
-// (Mcp-Session-Id), and the SDK's DNS-rebinding protection is on.
+// (Mcp-Session-Id), the SDK's DNS-rebinding protection is on (a request
+// reaching a loopback address with a non-loopback Host is refused) and
+// cross-origin browser requests are refused (net/http's
+// CrossOriginProtection: non-browser clients are unaffected).
 func (s *Server) StreamableHandler(o HTTPOptions) http.Handler {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk }, &sdk.StreamableHTTPOptions{
 		JSONResponse:        true,
@@ -36,7 +39,7 @@ func (s *Server) StreamableHandler(o HTTPOptions) http.Handler {
 		SessionTimeout:      SessionIdleTimeout,
 		MaxRequestBodyBytes: o.MaxRequestBytes,
 	})
-	return BearerAuth(o.Tokens, h)
+	return http.NewCrossOriginProtection().Handler(BearerAuth(o.Tokens, h))
 }
 
 // SSEHandler serves the legacy HTTP+SSE transport (mount it at /sse).
@@ -44,7 +47,7 @@ func (s *Server) SSEHandler(o HTTPOptions) http.Handler {
 	h := sdk.NewSSEHandler(func(*http.Request) *sdk.Server { return s.sdk }, &sdk.SSEOptions{
 		MaxRequestBodyBytes: o.MaxRequestBytes,
 	})
-	return BearerAuth(o.Tokens, h)
+	return http.NewCrossOriginProtection().Handler(BearerAuth(o.Tokens, h))
 }
 
 // LoadTokens reads bearer tokens, one per line; blank lines and lines

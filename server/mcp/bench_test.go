@@ -1,0 +1,218 @@
+package mcp_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memory-operator/memory-operator/server/config"
+	"github.com/memory-operator/memory-operator/server/mcp"
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store"
+)
+
+// The benchmarks compare, in one run, a tool call through the whole server
+// (HTTP, the SDK's streamable transport, argument decoding, the Store,
+// result encoding) with the same Store call made directly. The ratio is the
+// server's overhead per call.
+//
+//	go test -run '^$' -bench . -benchtime 3s ./server/mcp/
+
+const benchEntities = 10000
+
+func benchName(i int) string { return fmt.Sprintf("Bench-Entity-%05d-x%d", i, i*7919%10007) }
+
+func seedStore(b *testing.B, st memory.Store) {
+	b.Helper()
+	ctx := context.Background()
+	for i := 0; i < benchEntities; i += 500 {
+		var es []memory.Entity
+		var rs []memory.Relation
+		for j := i; j < i+500; j++ {
+			es = append(es, memory.Entity{Name: benchName(j), EntityType: "thing", Observations: []string{"seeded " + strconv.Itoa(j)}})
+			rs = append(rs, memory.Relation{From: benchName(j), To: benchName((j + 1) % benchEntities), RelationType: "next"})
+		}
+		if _, err := st.CreateEntities(ctx, es); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.CreateRelations(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchStores(b *testing.B) map[string]memory.Store {
+	b.Helper()
+	out := map[string]memory.Store{}
+	cfg := config.Default()
+	cfg.SQLite.Path = filepath.Join(b.TempDir(), "bench.db")
+	st, err := store.Open(context.Background(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	out["sqlite"] = st
+
+	dsn := os.Getenv("MEMORY_SERVER_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Logf("no PostgreSQL, benchmarking SQLite only: %v", err)
+		return out
+	}
+	name := fmt.Sprintf("memsrv_bench_%d", os.Getpid())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close(context.Background())
+	})
+	pcfg := config.Default()
+	pcfg.Backend = config.BackendPostgres
+	pcfg.Postgres.DSN = strings.Replace(dsn, "/postgres?", "/"+name+"?", 1)
+	pcfg.Pool.MaxConnections = 16
+	pst, err := store.Open(ctx, pcfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = pst.Close() })
+	out["postgres"] = pst
+	return out
+}
+
+// rawSession is a cheap MCP client: plain JSON-RPC POSTs with the session header.
+type rawSession struct {
+	url, id string
+	hc      *http.Client
+	n       atomic.Int64
+}
+
+func (s *rawSession) post(b *testing.B, body string) []byte {
+	req, _ := http.NewRequest(http.MethodPost, s.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if s.id != "" {
+		req.Header.Set("Mcp-Session-Id", s.id)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if s.id == "" {
+		s.id = resp.Header.Get("Mcp-Session-Id")
+	}
+	return out
+}
+
+func newRawSession(b *testing.B, url string, hc *http.Client) *rawSession {
+	s := &rawSession{url: url, hc: hc}
+	s.post(b, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+	s.post(b, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return s
+}
+
+func (s *rawSession) call(b *testing.B, tool, args string) {
+	id := s.n.Add(1)
+	out := s.post(b, `{"jsonrpc":"2.0","id":`+strconv.FormatInt(id, 10)+`,"method":"tools/call","params":{"name":"`+tool+`","arguments":`+args+`}}`)
+	if bytes.Contains(out, []byte(`"isError":true`)) || !bytes.Contains(out, []byte(`"result"`)) {
+		b.Fatalf("%s: %s", tool, out)
+	}
+}
+
+func BenchmarkToolCall(b *testing.B) {
+	stores := benchStores(b)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		st, ok := stores[backend]
+		if !ok {
+			continue
+		}
+		seedStore(b, st)
+		srv := mcp.New(st, mcp.Options{Logger: slog.New(slog.DiscardHandler)})
+		hs := httptest.NewServer(srv.StreamableHandler(mcp.HTTPOptions{}))
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		var seq atomic.Int64
+		ops := []struct {
+			name   string
+			direct func(i int) error
+			args   func(i int) (string, string)
+		}{
+			{"open_nodes",
+				func(i int) error {
+					_, err := st.OpenNodes(context.Background(), []string{benchName(i % benchEntities), benchName((i * 31) % benchEntities), benchName((i * 17) % benchEntities)})
+					return err
+				},
+				func(i int) (string, string) {
+					return "open_nodes", `{"names":["` + benchName(i%benchEntities) + `","` + benchName((i*31)%benchEntities) + `","` + benchName((i*17)%benchEntities) + `"]}`
+				}},
+			{"search_nodes",
+				func(i int) error {
+					_, err := st.SearchNodes(context.Background(), strings.ToLower(benchName(i % benchEntities)[7:]))
+					return err
+				},
+				func(i int) (string, string) {
+					return "search_nodes", `{"query":"` + strings.ToLower(benchName(i % benchEntities)[7:]) + `"}`
+				}},
+			{"add_observations",
+				func(i int) error {
+					_, err := st.AddObservations(context.Background(), []memory.ObservationAddition{{EntityName: benchName(i % benchEntities), Contents: []string{"direct " + strconv.Itoa(i)}}})
+					return err
+				},
+				func(i int) (string, string) {
+					return "add_observations", `{"observations":[{"entityName":"` + benchName(i%benchEntities) + `","contents":["mcp ` + strconv.Itoa(i) + `"]}]}`
+				}},
+		}
+		for _, op := range ops {
+			b.Run(backend+"/"+op.name+"/store", func(b *testing.B) {
+				b.SetParallelism(16) // 32 concurrent callers on 2 cores
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := op.direct(int(seq.Add(1))); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+			b.Run(backend+"/"+op.name+"/mcp-http", func(b *testing.B) {
+				b.SetParallelism(16)
+				b.RunParallel(func(pb *testing.PB) {
+					s := newRawSession(b, hs.URL, hc)
+					for pb.Next() {
+						tool, args := op.args(int(seq.Add(1)))
+						s.call(b, tool, args)
+					}
+				})
+			})
+		}
+		hs.Close()
+	}
+}
+
+// BenchmarkDecode measures argument decoding alone.
+func BenchmarkDecode(b *testing.B) {
+	raw := []byte(`{"entities":[{"name":"Alice","entityType":"person","observations":["Likes Go","Writes \"quoted\" text"]},{"name":"Bob","entityType":"person","observations":[]}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mcp.DecodeCreateEntities(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
