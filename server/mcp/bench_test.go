@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,7 +33,17 @@ import (
 
 const benchEntities = 10000
 
-func benchName(i int) string { return fmt.Sprintf("Bench-Entity-%05d-x%d", i, i*7919%10007) }
+var benchSyllables = []string{"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "bra", "cle", "dri", "fo", "gu", "ha", "jo"}
+
+// benchName is a pseudo-word name, e.g. "Kalomine-4242": names differ as
+// real ones do, so a fragment of one is selective for a trigram index.
+func benchName(i int) string {
+	w := benchSyllables[i%16] + benchSyllables[(i/16)%16] + benchSyllables[(i/256)%16] + benchSyllables[(i/4096)%16]
+	return strings.ToUpper(w[:1]) + w[1:] + "-" + strconv.Itoa(i)
+}
+
+// benchFragment is a selective lower-case fragment of benchName(i).
+func benchFragment(i int) string { n := strings.ToLower(benchName(i)); return n[:min(len(n), 9)] }
 
 func seedStore(b *testing.B, st memory.Store) {
 	b.Helper()
@@ -165,11 +176,11 @@ func BenchmarkToolCall(b *testing.B) {
 				}},
 			{"search_nodes",
 				func(i int) error {
-					_, err := st.SearchNodes(context.Background(), strings.ToLower(benchName(i % benchEntities)[7:]))
+					_, err := st.SearchNodes(context.Background(), benchFragment(i%benchEntities))
 					return err
 				},
 				func(i int) (string, string) {
-					return "search_nodes", `{"query":"` + strings.ToLower(benchName(i % benchEntities)[7:]) + `"}`
+					return "search_nodes", `{"query":"` + benchFragment(i%benchEntities) + `"}`
 				}},
 			{"add_observations",
 				func(i int) error {
@@ -193,8 +204,13 @@ func BenchmarkToolCall(b *testing.B) {
 			})
 			b.Run(backend+"/"+op.name+"/mcp-http", func(b *testing.B) {
 				b.SetParallelism(16)
+				sessions := make(chan *rawSession, 64)
+				for range 16 * runtime.GOMAXPROCS(0) {
+					sessions <- newRawSession(b, hs.URL, hc)
+				}
+				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					s := newRawSession(b, hs.URL, hc)
+					s := <-sessions
 					for pb.Next() {
 						tool, args := op.args(int(seq.Add(1)))
 						s.call(b, tool, args)
