@@ -348,3 +348,21 @@ func TestPingChecksTheDatabase(t *testing.T) {
 	}
 	done(t, srv)
 }
+
+// TestSchemaRaceWithAnotherReplica: a replica starting at the same time may
+// create a constraint between our IF NOT EXISTS check and our creation; the
+// store takes the server's "already exists" as success.
+func TestSchemaRaceWithAnotherReplica(t *testing.T) {
+	srv := boltstub.Start(t)
+	cfg := testConfig(srv, t)
+	steps := schemaSteps(cfg.QueryTimeout)
+	lost := steps[1] // the first schema RUN
+	lost.Failure = &boltstub.Failure{Code: "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists", Message: "An equivalent constraint already exists"}
+	srv.Expect(append([]boltstub.Step{steps[0], lost}, steps[4:]...)...)
+	st, err := neo4j.New(testContext(t), cfg)
+	if err != nil {
+		t.Fatalf("New after losing a schema race: %v", err)
+	}
+	_ = st.Close()
+	done(t, srv)
+}

@@ -220,7 +220,7 @@ func (s *Store) setupSchema(ctx context.Context) error {
 			_, err := run(ctx, tx, q, nil)
 			return err
 		})
-		if err != nil {
+		if err != nil && !alreadyExists(err) {
 			return err
 		}
 	}
@@ -230,6 +230,22 @@ func (s *Store) setupSchema(ctx context.Context) error {
 		_, err := run(ctx, tx, qAwaitIndexes, map[string]any{"seconds": int64(max(1, s.cfg.QueryTimeout/time.Second))})
 		return err
 	})
+}
+
+// alreadyExists reports the error of a schema statement that lost a race
+// with another replica creating the same constraint or index.
+func alreadyExists(err error) bool {
+	var n4 *neo4j.Neo4jError
+	if !errors.As(err, &n4) {
+		return false
+	}
+	switch n4.Code {
+	case "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+		"Neo.ClientError.Schema.ConstraintAlreadyExists",
+		"Neo.ClientError.Schema.IndexAlreadyExists":
+		return true
+	}
+	return false
 }
 
 // Backend returns "neo4j".
