@@ -366,3 +366,28 @@ func TestSchemaRaceWithAnotherReplica(t *testing.T) {
 	_ = st.Close()
 	done(t, srv)
 }
+
+// TestRoutingURI: with neo4j:// the driver asks the server for a routing
+// table (ROUTE) before the first transaction, and the schema setup and tool
+// calls then run on the writer it names (the stub itself).
+func TestRoutingURI(t *testing.T) {
+	srv := boltstub.Start(t)
+	cfg := testConfig(srv, t)
+	cfg.URI = strings.Replace(srv.URI(), "bolt://", "neo4j://", 1)
+	cfg.Database = "memories"
+	srv.Expect(srv.Route(map[string]any{"db": "memories"}, "memories"))
+	srv.Expect(schemaStepsOn(cfg.QueryTimeout, cfg.Database)...)
+	st, err := neo4j.New(testContext(t), cfg)
+	if err != nil {
+		t.Fatalf("New on neo4j://: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	hello := srv.Received()[0]
+	if hello.Name != "HELLO" {
+		t.Fatalf("first message %s", hello.Name)
+	}
+	if rc, ok := hello.Fields[0].(map[string]any)["routing"].(map[string]any); !ok || rc["address"] == nil {
+		t.Errorf("HELLO on neo4j:// carries no routing context: %#v", hello.Fields[0])
+	}
+	done(t, srv)
+}

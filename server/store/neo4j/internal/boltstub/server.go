@@ -78,7 +78,8 @@ type Step struct {
 	Query string
 	// Params are the exact parameters of a RUN (nil: none).
 	Params map[string]any
-	// Meta is the exact metadata map of a BEGIN or PULL (nil: empty).
+	// Meta is the exact metadata map of a BEGIN, PULL or DISCARD, or the
+	// extras of a ROUTE (nil: empty).
 	Meta map[string]any
 	// Fields are the column names a RUN's SUCCESS announces.
 	Fields []string
@@ -107,6 +108,18 @@ func Run(query string, params map[string]any, fields ...string) Step {
 // Pull expects PULL {n: 1000} (the driver's fetch size) and sends records.
 func Pull(records ...[]any) Step {
 	return Step{Name: "PULL", Meta: map[string]any{"n": 1000}, Records: records}
+}
+
+// Route expects a ROUTE with exactly extras and answers a routing table
+// naming the stub itself as the only router, reader and writer.
+func (s *Server) Route(extras map[string]any, database string) Step {
+	self := []string{s.ln.Addr().String()}
+	servers := []any{
+		map[string]any{"role": "ROUTE", "addresses": self},
+		map[string]any{"role": "READ", "addresses": self},
+		map[string]any{"role": "WRITE", "addresses": self},
+	}
+	return Step{Name: "ROUTE", Meta: extras, Success: map[string]any{"rt": map[string]any{"ttl": 300, "db": database, "servers": servers}}}
 }
 
 // Commit expects a COMMIT.
@@ -474,6 +487,13 @@ func (s *Server) match(m Message) (Step, string) {
 			return step, fmt.Sprintf("step %d (%q): %s", s.next, firstLine(step.Query), problem)
 		}
 		if problem := sameMap("RUN extras inside a transaction", nil, m.Fields[2]); problem != "" {
+			return step, fmt.Sprintf("step %d: %s", s.next, problem)
+		}
+	case "ROUTE":
+		if len(m.Fields) != 3 {
+			return step, fmt.Sprintf("ROUTE with %d fields", len(m.Fields))
+		}
+		if problem := sameMap("ROUTE extras", step.Meta, m.Fields[2]); problem != "" {
 			return step, fmt.Sprintf("step %d: %s", s.next, problem)
 		}
 	case "BEGIN", "PULL", "DISCARD":
