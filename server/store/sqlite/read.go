@@ -15,6 +15,58 @@ import (
 // minTrigramRunes is the shortest folded query the trigram index can answer.
 const minTrigramRunes = 3
 
+// SQL of the read paths, prepared on the reader connections.
+const (
+	condNames    = `e.name IN (SELECT value FROM json_each(?))`
+	condIDs      = `e.id IN (SELECT value FROM json_each(?))`
+	condTrigrams = `e.id IN (SELECT CASE WHEN t.rowid < 0 THEN -t.rowid
+		ELSE (SELECT o.entity_id FROM observations o WHERE o.id = t.rowid) END
+		FROM search_trgm t WHERE search_trgm MATCH ?)`
+
+	sqlAllRelations      = `SELECT from_name, to_name, relation_type FROM relations ORDER BY id`
+	sqlRelationsTouching = `SELECT from_name, to_name, relation_type FROM relations
+		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1))
+		ORDER BY id`
+	// Entities rank by their best row: the name and type, or an observation.
+	sqlRankMemories = `WITH hits AS MATERIALIZED (
+			SELECT rowid AS r, bm25(memories_fts, 10.0, 3.0, 1.0) AS score FROM memories_fts WHERE memories_fts MATCH ?)
+		SELECT CASE WHEN r < 0 THEN -r ELSE (SELECT o.entity_id FROM observations o WHERE o.id = r) END AS eid, -min(score)
+		FROM hits GROUP BY eid ORDER BY min(score), eid LIMIT ?`
+	sqlWalk = `SELECT id, from_name, to_name, relation_type FROM relations
+		WHERE (from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)))`
+	sqlWalkTyped = sqlWalk + ` AND relation_type IN (SELECT value FROM json_each(?2))`
+)
+
+// entitiesSQL selects the entities matching cond (over entities e; "" is
+// all) in creation order, one row per observation (in creation order too).
+func entitiesSQL(cond string) string {
+	where := ""
+	if cond != "" {
+		where = ` WHERE ` + cond
+	}
+	return `SELECT e.id, e.name, e.entity_type, o.content FROM entities e LEFT JOIN observations o ON o.entity_id = e.id` +
+		where + ` ORDER BY e.id, o.id`
+}
+
+// readSQL lists the statements prepared on the readers.
+var readSQL = []string{
+	entitiesSQL(""), entitiesSQL(condNames), entitiesSQL(condIDs), entitiesSQL(condTrigrams),
+	sqlAllRelations, sqlRelationsTouching, sqlRankMemories,
+	sqlWalk, sqlWalkTyped, sqlEntityID,
+	sqlTrigramProbe,
+}
+
+// trigramCandidates loads the entities whose name, type or an observation
+// holds every one of the rarest trigrams of folded (a superset of the
+// matches, to re-check).
+func (s *Store) trigramCandidates(ctx context.Context, tx txq, folded string) ([]entityRow, error) {
+	match, err := s.trigrams.matchRarest(ctx, tx, folded)
+	if err != nil {
+		return nil, err
+	}
+	return loadEntities(ctx, tx, condTrigrams, match)
+}
+
 // jsonArray encodes values for json_each(?).
 func jsonArray[T any](values []T) string {
 	b, _ := json.Marshal(storeutil.NonNil(values)) // strings and ints cannot fail
@@ -29,61 +81,29 @@ type entityRow struct {
 
 // loadEntities returns the entities selected by cond (a WHERE clause on
 // entities aliased e, with args), in creation order, with their observations.
-func loadEntities(ctx context.Context, tx *sql.Tx, cond string, args ...any) ([]entityRow, error) {
-	where := ""
-	if cond != "" {
-		where = " WHERE " + cond
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.name, e.entity_type FROM entities e`+where+` ORDER BY e.id`, args...)
+func loadEntities(ctx context.Context, tx txq, cond string, args ...any) ([]entityRow, error) {
+	rows, err := tx.QueryContext(ctx, entitiesSQL(cond), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading entities: %w", err)
 	}
 	out := []entityRow{}
-	index := map[int64]int{}
+	var id int64
+	var name, typ string
+	var obs sql.NullString
 	for rows.Next() {
-		var r entityRow
-		if err := rows.Scan(&r.id, &r.Name, &r.EntityType); err != nil {
+		if err := rows.Scan(&id, &name, &typ, &obs); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading entities: %w", err)
 		}
-		r.Observations = []string{}
-		index[r.id] = len(out)
-		out = append(out, r)
-	}
-	if err := closeRows(rows, "reading entities"); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	var q string
-	var qargs []any
-	if cond == "" {
-		q = `SELECT entity_id, content FROM observations ORDER BY entity_id, id`
-	} else {
-		ids := make([]int64, len(out))
-		for i, r := range out {
-			ids[i] = r.id
+		if n := len(out); n == 0 || out[n-1].id != id {
+			out = append(out, entityRow{id: id, Entity: memory.Entity{Name: name, EntityType: typ, Observations: []string{}}})
 		}
-		q = `SELECT entity_id, content FROM observations WHERE entity_id IN (SELECT value FROM json_each(?)) ORDER BY entity_id, id`
-		qargs = []any{jsonArray(ids)}
-	}
-	orows, err := tx.QueryContext(ctx, q, qargs...)
-	if err != nil {
-		return nil, fmt.Errorf("reading observations: %w", err)
-	}
-	for orows.Next() {
-		var id int64
-		var c string
-		if err := orows.Scan(&id, &c); err != nil {
-			orows.Close()
-			return nil, fmt.Errorf("reading observations: %w", err)
-		}
-		if i, ok := index[id]; ok {
-			out[i].Observations = append(out[i].Observations, c)
+		if obs.Valid {
+			last := &out[len(out)-1]
+			last.Observations = append(last.Observations, obs.String)
 		}
 	}
-	return out, closeRows(orows, "reading observations")
+	return out, closeRows(rows, "reading entities")
 }
 
 func closeRows(rows *sql.Rows, what string) error {
@@ -107,16 +127,14 @@ func plain(rows []entityRow) []memory.Entity {
 
 // relationsTouching returns the relations with at least one endpoint in
 // names, in creation order.
-func relationsTouching(ctx context.Context, tx *sql.Tx, names []string) ([]memory.Relation, error) {
+func relationsTouching(ctx context.Context, tx txq, names []string) ([]memory.Relation, error) {
 	if len(names) == 0 {
 		return []memory.Relation{}, nil
 	}
-	return queryRelations(ctx, tx, `SELECT from_name, to_name, relation_type FROM relations
-		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1))
-		ORDER BY id`, jsonArray(names))
+	return queryRelations(ctx, tx, sqlRelationsTouching, jsonArray(names))
 }
 
-func queryRelations(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]memory.Relation, error) {
+func queryRelations(ctx context.Context, tx txq, q string, args ...any) ([]memory.Relation, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading relations: %w", err)
@@ -144,13 +162,13 @@ func entityNames(rows []entityRow) []string {
 // ReadGraph returns the whole graph.
 func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 	var g memory.Graph
-	err := s.read(ctx, "reading the graph", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.read(ctx, "reading the graph", func(ctx context.Context, tx txq) error {
 		rows, err := loadEntities(ctx, tx, "")
 		if err != nil {
 			return err
 		}
 		g.Entities = plain(rows)
-		g.Relations, err = queryRelations(ctx, tx, `SELECT from_name, to_name, relation_type FROM relations ORDER BY id`)
+		g.Relations, err = queryRelations(ctx, tx, sqlAllRelations)
 		return err
 	})
 	if err != nil {
@@ -168,17 +186,13 @@ func ftsPhrase(s string) string {
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
 	var g memory.Graph
-	err := s.read(ctx, "searching nodes", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.read(ctx, "searching nodes", func(ctx context.Context, tx txq) error {
 		var candidates []entityRow
 		var err error
 		if m.Runes() < minTrigramRunes {
 			candidates, err = loadEntities(ctx, tx, "")
 		} else {
-			candidates, err = loadEntities(ctx, tx, `e.id IN (
-				SELECT rowid FROM entities_trgm WHERE entities_trgm MATCH ?1
-				UNION
-				SELECT o.entity_id FROM observations_trgm t JOIN observations o ON o.id = t.rowid WHERE observations_trgm MATCH ?1)`,
-				ftsPhrase(m.Folded()))
+			candidates, err = s.trigramCandidates(ctx, tx, m.Folded())
 		}
 		if err != nil {
 			return err
@@ -202,8 +216,8 @@ func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, er
 // OpenNodes returns the named entities and the relations touching them.
 func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
 	var g memory.Graph
-	err := s.read(ctx, "opening nodes", func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := loadEntities(ctx, tx, `e.name IN (SELECT value FROM json_each(?))`, jsonArray(names))
+	err := s.read(ctx, "opening nodes", func(ctx context.Context, tx txq) error {
+		rows, err := loadEntities(ctx, tx, condNames, jsonArray(names))
 		if err != nil {
 			return err
 		}
@@ -238,10 +252,9 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 	if match == "" {
 		return out, nil
 	}
-	err = s.read(ctx, "searching memories", func(ctx context.Context, tx *sql.Tx) error {
+	err = s.read(ctx, "searching memories", func(ctx context.Context, tx txq) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, -bm25(memories_fts, 10.0, 3.0, 1.0) FROM memories_fts
-			WHERE memories_fts MATCH ? ORDER BY bm25(memories_fts, 10.0, 3.0, 1.0), rowid LIMIT ?`, match, limit)
+		rows, err := tx.QueryContext(ctx, sqlRankMemories, match, limit)
 		if err != nil {
 			return fmt.Errorf("ranking: %w", err)
 		}
@@ -263,7 +276,7 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 		if len(ids) == 0 {
 			return nil
 		}
-		ents, err := loadEntities(ctx, tx, `e.id IN (SELECT value FROM json_each(?))`, jsonArray(ids))
+		ents, err := loadEntities(ctx, tx, condIDs, jsonArray(ids))
 		if err != nil {
 			return err
 		}
@@ -294,20 +307,18 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 		return memory.Graph{}, err
 	}
 	var g memory.Graph
-	err = s.read(ctx, "finding related entities", func(ctx context.Context, tx *sql.Tx) error {
+	err = s.read(ctx, "finding related entities", func(ctx context.Context, tx txq) error {
 		if _, ok, err := entityID(ctx, tx, q.Name); err != nil {
 			return err
 		} else if !ok {
 			return &memory.EntityNotFoundError{Name: q.Name}
 		}
-		typeFilter := ""
+		stmt := sqlWalk
 		args := []any{nil}
 		if len(q.RelationTypes) > 0 {
-			typeFilter = ` AND relation_type IN (SELECT value FROM json_each(?2))`
+			stmt = sqlWalkTyped
 			args = append(args, jsonArray(q.RelationTypes))
 		}
-		stmt := `SELECT id, from_name, to_name, relation_type FROM relations
-			WHERE (from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)))` + typeFilter
 		w := storeutil.NewWalk(q.Name, q.Limit)
 		for depth := 0; depth < q.Depth && len(w.Frontier()) > 0; depth++ {
 			args[0] = jsonArray(w.Frontier())
@@ -329,7 +340,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 			}
 			w.Step(step)
 		}
-		ents, err := loadEntities(ctx, tx, `e.name IN (SELECT value FROM json_each(?))`, jsonArray(w.Visited()))
+		ents, err := loadEntities(ctx, tx, condNames, jsonArray(w.Visited()))
 		if err != nil {
 			return err
 		}

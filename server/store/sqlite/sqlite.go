@@ -103,6 +103,11 @@ type Store struct {
 	readers *sql.DB
 	pinger  *sql.DB
 
+	writeStmts statements
+	readStmts  statements
+	trigrams   *trigramStats
+	writes     atomic.Int64
+
 	waiting      atomic.Int32
 	acquires     atomic.Int64
 	emptyAcq     atomic.Int64
@@ -161,6 +166,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.readers.Close()
 		return nil, err
 	}
+	if s.writeStmts, err = prepareAll(ctx, s.writer, writeSQL); err == nil {
+		s.readStmts, err = prepareAll(ctx, s.readers, readSQL)
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.trigrams = newTrigramStats(&s.writes)
 	s.log.Info("sqlite store open", "path", cfg.Path, "maxReaders", cfg.MaxReaders)
 	return s, nil
 }
@@ -209,19 +222,20 @@ func (s *Store) Stats() memory.PoolStats {
 }
 
 // txFunc is the body of one call's transaction.
-type txFunc func(ctx context.Context, tx *sql.Tx) error
+type txFunc func(ctx context.Context, tx txq) error
 
 // read runs fn in a transaction on a reader connection.
 func (s *Store) read(ctx context.Context, op string, fn txFunc) error {
-	return s.inTx(ctx, op, s.readers, fn)
+	return s.inTx(ctx, op, s.readers, s.readStmts, fn)
 }
 
 // write runs fn in an immediate transaction on the writer connection.
 func (s *Store) write(ctx context.Context, op string, fn txFunc) error {
-	return s.inTx(ctx, op, s.writer, fn)
+	s.writes.Add(1)
+	return s.inTx(ctx, op, s.writer, s.writeStmts, fn)
 }
 
-func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, fn txFunc) error {
+func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statements, fn txFunc) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("while %s: %w", op, mapError(ctx, err))
 	}
@@ -236,7 +250,7 @@ func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, fn txFunc) erro
 	if err != nil {
 		return fmt.Errorf("while %s: beginning: %w", op, mapError(qctx, err))
 	}
-	if err := fn(qctx, tx); err != nil {
+	if err := fn(qctx, txq{tx: tx, stmts: stmts}); err != nil {
 		_ = tx.Rollback()
 		var nf *memory.EntityNotFoundError
 		if errors.As(err, &nf) || errors.Is(err, memory.ErrInvalidArgument) {

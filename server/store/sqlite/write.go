@@ -10,6 +10,28 @@ import (
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 )
 
+// SQL of the write paths, prepared on the writer connection.
+const (
+	sqlInsertEntity      = `INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`
+	sqlIndexEntity       = `INSERT INTO search_trgm (rowid, a, b) VALUES (-?1, ?2, ?3)`
+	sqlRankEntity        = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-?1, ?2, ?3, '')`
+	sqlInsertObservation = `INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`
+	sqlIndexObservation  = `INSERT INTO search_trgm (rowid, a, b) VALUES (?, ?, '')`
+	sqlRankObservation   = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (?, '', '', ?)`
+	sqlInsertRelation    = `INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlEntityID          = `SELECT id FROM entities WHERE name = ?`
+	sqlDeleteRelationsOf = `DELETE FROM relations WHERE from_name = ? OR to_name = ?`
+	sqlDeleteEntity      = `DELETE FROM entities WHERE name = ?`
+	sqlDeleteObservation = `DELETE FROM observations WHERE entity_id = ? AND content = ?`
+	sqlDeleteRelation    = `DELETE FROM relations WHERE from_name = ? AND to_name = ? AND relation_type = ?`
+)
+
+// writeSQL lists the statements prepared on the writer.
+var writeSQL = []string{
+	sqlInsertEntity, sqlIndexEntity, sqlRankEntity, sqlInsertObservation, sqlIndexObservation, sqlRankObservation,
+	sqlInsertRelation, sqlEntityID, sqlDeleteRelationsOf, sqlDeleteEntity, sqlDeleteObservation, sqlDeleteRelation,
+}
+
 // CreateEntities creates the entities whose name is new; see memory.Store.
 // The returned entities carry their observations deduplicated.
 func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
@@ -17,7 +39,7 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 		return nil, err
 	}
 	created := make([]memory.Entity, 0, len(entities))
-	err := s.write(ctx, "creating entities", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, "creating entities", func(ctx context.Context, tx txq) error {
 		created = created[:0]
 		for _, e := range entities {
 			ok, err := insertEntity(ctx, tx, e.Name, e.EntityType, e.Observations)
@@ -38,10 +60,10 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 
 // insertEntity inserts one entity with its observations unless its name
 // exists; it reports whether it did.
-func insertEntity(ctx context.Context, tx *sql.Tx, name, entityType string, observations []string) (bool, error) {
+func insertEntity(ctx context.Context, tx txq, name, entityType string, observations []string) (bool, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx,
-		`INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		sqlInsertEntity,
 		name, entityType).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -49,14 +71,14 @@ func insertEntity(ctx context.Context, tx *sql.Tx, name, entityType string, obse
 	if err != nil {
 		return false, fmt.Errorf("inserting entity: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO entities_trgm (rowid, name, entity_type) VALUES (?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, sqlIndexEntity,
 		id, storeutil.Fold(name), storeutil.Fold(entityType)); err != nil {
 		return false, fmt.Errorf("indexing entity: %w", err)
 	}
-	if _, err := insertObservations(ctx, tx, id, observations); err != nil {
-		return false, err
+	if _, err := tx.ExecContext(ctx, sqlRankEntity, id, name, entityType); err != nil {
+		return false, fmt.Errorf("indexing entity: %w", err)
 	}
-	if err := reindexMemory(ctx, tx, id, true); err != nil {
+	if _, err := insertObservations(ctx, tx, id, observations); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -64,12 +86,12 @@ func insertEntity(ctx context.Context, tx *sql.Tx, name, entityType string, obse
 
 // insertObservations appends the observations not yet present on entity id
 // and returns them in input order.
-func insertObservations(ctx context.Context, tx *sql.Tx, id int64, contents []string) ([]string, error) {
+func insertObservations(ctx context.Context, tx txq, id int64, contents []string) ([]string, error) {
 	added := make([]string, 0, len(contents))
 	for _, c := range contents {
 		var oid int64
 		err := tx.QueryRowContext(ctx,
-			`INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`,
+			sqlInsertObservation,
 			id, c).Scan(&oid)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
@@ -77,29 +99,15 @@ func insertObservations(ctx context.Context, tx *sql.Tx, id int64, contents []st
 		if err != nil {
 			return nil, fmt.Errorf("inserting observation: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO observations_trgm (rowid, content) VALUES (?, ?)`, oid, storeutil.Fold(c)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlIndexObservation, oid, storeutil.Fold(c)); err != nil {
+			return nil, fmt.Errorf("indexing observation: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlRankObservation, oid, c); err != nil {
 			return nil, fmt.Errorf("indexing observation: %w", err)
 		}
 		added = append(added, c)
 	}
 	return added, nil
-}
-
-// reindexMemory rewrites entity id's ranked full-text document.
-func reindexMemory(ctx context.Context, tx *sql.Tx, id int64, isNew bool) error {
-	if !isNew {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM memories_fts WHERE rowid = ?`, id); err != nil {
-			return fmt.Errorf("unindexing entity: %w", err)
-		}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, observations)
-		SELECT e.id, e.name, e.entity_type,
-			coalesce((SELECT group_concat(content, char(10)) FROM (SELECT content FROM observations WHERE entity_id = e.id ORDER BY id)), '')
-		FROM entities e WHERE e.id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("indexing entity text: %w", err)
-	}
-	return nil
 }
 
 // CreateRelations creates the relations that do not exist yet.
@@ -108,7 +116,7 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 		return nil, err
 	}
 	created := make([]memory.Relation, 0, len(relations))
-	err := s.write(ctx, "creating relations", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, "creating relations", func(ctx context.Context, tx txq) error {
 		created = created[:0]
 		for _, r := range relations {
 			ok, err := insertRelation(ctx, tx, r)
@@ -127,9 +135,9 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 	return created, nil
 }
 
-func insertRelation(ctx context.Context, tx *sql.Tx, r memory.Relation) (bool, error) {
+func insertRelation(ctx context.Context, tx txq, r memory.Relation) (bool, error) {
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		sqlInsertRelation,
 		r.From, r.To, r.RelationType)
 	if err != nil {
 		return false, fmt.Errorf("inserting relation: %w", err)
@@ -142,8 +150,8 @@ func insertRelation(ctx context.Context, tx *sql.Tx, r memory.Relation) (bool, e
 }
 
 // entityID returns the id of the named entity, or ok false.
-func entityID(ctx context.Context, tx *sql.Tx, name string) (id int64, ok bool, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT id FROM entities WHERE name = ?`, name).Scan(&id)
+func entityID(ctx context.Context, tx txq, name string) (id int64, ok bool, err error) {
+	err = tx.QueryRowContext(ctx, sqlEntityID, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -160,7 +168,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 		return nil, err
 	}
 	results := make([]memory.ObservationResult, 0, len(additions))
-	err := s.write(ctx, "adding observations", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, "adding observations", func(ctx context.Context, tx txq) error {
 		results = results[:0]
 		for _, a := range additions {
 			id, ok, err := entityID(ctx, tx, a.EntityName)
@@ -174,11 +182,6 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 			if err != nil {
 				return err
 			}
-			if len(added) > 0 {
-				if err := reindexMemory(ctx, tx, id, false); err != nil {
-					return err
-				}
-			}
 			results = append(results, memory.ObservationResult{EntityName: a.EntityName, AddedObservations: added})
 		}
 		return nil
@@ -191,13 +194,13 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 
 // DeleteEntities deletes entities and the relations that name them.
 func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
-	return s.write(ctx, "deleting entities", func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, "deleting entities", func(ctx context.Context, tx txq) error {
 		for _, n := range names {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE from_name = ? OR to_name = ?`, n, n); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlDeleteRelationsOf, n, n); err != nil {
 				return fmt.Errorf("deleting relations: %w", err)
 			}
 			// Observations cascade; triggers clean the search indexes.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM entities WHERE name = ?`, n); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlDeleteEntity, n); err != nil {
 				return fmt.Errorf("deleting entity: %w", err)
 			}
 		}
@@ -207,7 +210,7 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 
 // DeleteObservations removes observations; unknown ones are ignored.
 func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
-	return s.write(ctx, "deleting observations", func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, "deleting observations", func(ctx context.Context, tx txq) error {
 		for _, d := range deletions {
 			id, ok, err := entityID(ctx, tx, d.EntityName)
 			if err != nil {
@@ -216,21 +219,10 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 			if !ok {
 				continue
 			}
-			var removed int64
+			// A trigger removes the observation from the search indexes.
 			for _, o := range d.Observations {
-				res, err := tx.ExecContext(ctx, `DELETE FROM observations WHERE entity_id = ? AND content = ?`, id, o)
-				if err != nil {
+				if _, err := tx.ExecContext(ctx, sqlDeleteObservation, id, o); err != nil {
 					return fmt.Errorf("deleting observation: %w", err)
-				}
-				n, err := res.RowsAffected()
-				if err != nil {
-					return fmt.Errorf("deleting observation: %w", err)
-				}
-				removed += n
-			}
-			if removed > 0 {
-				if err := reindexMemory(ctx, tx, id, false); err != nil {
-					return err
 				}
 			}
 		}
@@ -240,9 +232,9 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 
 // DeleteRelations removes relations; unknown ones are ignored.
 func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation) error {
-	return s.write(ctx, "deleting relations", func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, "deleting relations", func(ctx context.Context, tx txq) error {
 		for _, r := range relations {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE from_name = ? AND to_name = ? AND relation_type = ?`,
+			if _, err := tx.ExecContext(ctx, sqlDeleteRelation,
 				r.From, r.To, r.RelationType); err != nil {
 				return fmt.Errorf("deleting relation: %w", err)
 			}
@@ -257,7 +249,7 @@ func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult
 		return memory.ImportResult{}, err
 	}
 	var res memory.ImportResult
-	err := s.write(ctx, "importing a graph", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, "importing a graph", func(ctx context.Context, tx txq) error {
 		res = memory.ImportResult{}
 		for _, e := range g.Entities {
 			id, exists, err := entityID(ctx, tx, e.Name)
@@ -275,11 +267,6 @@ func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult
 			added, err := insertObservations(ctx, tx, id, e.Observations)
 			if err != nil {
 				return err
-			}
-			if len(added) > 0 {
-				if err := reindexMemory(ctx, tx, id, false); err != nil {
-					return err
-				}
 			}
 			res.Observations += len(added)
 		}

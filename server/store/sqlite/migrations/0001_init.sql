@@ -11,8 +11,6 @@ CREATE TABLE observations (
 	content TEXT NOT NULL,
 	UNIQUE (entity_id, content)
 );
--- (entity_id) implicitly ends with the rowid: observations in creation order.
-CREATE INDEX observations_entity ON observations (entity_id);
 
 CREATE TABLE relations (
 	id INTEGER PRIMARY KEY,
@@ -23,31 +21,32 @@ CREATE TABLE relations (
 );
 CREATE INDEX relations_to_name ON relations (to_name);
 
--- Substring search (search_nodes): trigram indexes over case-folded text.
--- The folding is done in Go (storeutil.Fold) so the index and the exact
--- re-check agree; the tables are contentless, they hold only the index.
-CREATE VIRTUAL TABLE entities_trgm USING fts5 (
-	name, entity_type,
-	content = '', contentless_delete = 1,
-	tokenize = 'trigram case_sensitive 1'
-);
-CREATE VIRTUAL TABLE observations_trgm USING fts5 (
-	content,
-	content = '', contentless_delete = 1,
+-- Search indexes: each is one FTS5 table whose rows are the entities (rowid
+-- = minus the entity id: name and type) and the observations (rowid = the
+-- observation id), so a write flushes two full-text indexes at most.
+--
+-- search_trgm (search_nodes): trigrams of case-folded text. The folding is
+-- done in Go (storeutil.Fold) so that the index and the exact re-check agree.
+-- Contentless (the text is in the tables above) and detail=none: lookups are
+-- ANDs of trigrams, re-checked exactly in Go.
+CREATE VIRTUAL TABLE search_trgm USING fts5 (
+	a, b,
+	content = '', contentless_delete = 1, detail = none,
 	tokenize = 'trigram case_sensitive 1'
 );
 
--- Ranked full-text search (search_memories): one document per entity.
+-- memories_fts (search_memories): words, ranked with bm25.
 CREATE VIRTUAL TABLE memories_fts USING fts5 (
-	name, entity_type, observations,
+	name, entity_type, content,
 	content = '', contentless_delete = 1,
 	tokenize = 'unicode61 remove_diacritics 2'
 );
 
-CREATE TRIGGER observations_trgm_delete AFTER DELETE ON observations BEGIN
-	DELETE FROM observations_trgm WHERE rowid = old.id;
-END;
-CREATE TRIGGER entities_fts_delete AFTER DELETE ON entities BEGIN
-	DELETE FROM entities_trgm WHERE rowid = old.id;
+CREATE TRIGGER observations_search_delete AFTER DELETE ON observations BEGIN
+	DELETE FROM search_trgm WHERE rowid = old.id;
 	DELETE FROM memories_fts WHERE rowid = old.id;
+END;
+CREATE TRIGGER entities_search_delete AFTER DELETE ON entities BEGIN
+	DELETE FROM search_trgm WHERE rowid = -old.id;
+	DELETE FROM memories_fts WHERE rowid = -old.id;
 END;

@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
+	"github.com/memory-operator/memory-operator/server/store/sqlite"
+	"github.com/memory-operator/memory-operator/server/store/storetest"
+)
+
+// benchEntities is the size of the seeded graph.
+const benchEntities = 10000
+
+func seeded(b *testing.B) (*sqlite.Store, string) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	s, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.Seed(b, s, benchEntities)
+	return s, path
+}
+
+// BenchmarkStore: the store's methods on a 10,000-entity graph; Mixed is the
+// 80/20 workload with b.RunParallel.
+func BenchmarkStore(b *testing.B) {
+	s, _ := seeded(b)
+	b.Run("Mixed", func(b *testing.B) { storetest.BenchmarkMixed(b, s, benchEntities) })
+	storetest.BenchmarkOps(b, s, benchEntities)
+}
+
+// BenchmarkBareSQL runs the statements the store issues for the same
+// workload directly through database/sql (same writer/reader split, same
+// transactions), with none of the store's Go work: no validation, folding,
+// re-check or domain values. Store/BareSQL is the store layer's overhead.
+func BenchmarkBareSQL(b *testing.B) {
+	s, path := seeded(b)
+	_ = s.Close()
+	base := path + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(normal)"
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer writer.Close()
+	writer.SetMaxOpenConns(1)
+	readers, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer readers.Close()
+	readers.SetMaxOpenConns(sqlite.DefaultMaxReaders())
+	readers.SetMaxIdleConns(sqlite.DefaultMaxReaders())
+	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, writer: writer, readers: readers}
+	b.Run("Mixed", func(b *testing.B) {
+		var seed atomic.Uint64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(seed.Add(1), 42))
+			for pb.Next() {
+				if err := bare.do(r, bare.w.Next(r)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, op := range []struct {
+		name string
+		op   storetest.Op
+	}{{"SearchNodes", storetest.OpSearch}, {"OpenNodes3", storetest.OpOpen}, {"CreateEntities1", storetest.OpCreate},
+		{"AddObservations1", storetest.OpObserve}, {"CreateRelations1", storetest.OpRelate}} {
+		b.Run(op.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bare.do(r, op.op); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type bareSQL struct {
+	w       *storetest.Workload
+	writer  *sql.DB
+	readers *sql.DB
+}
+
+func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
+	ctx := context.Background()
+	db := x.readers
+	if op >= storetest.OpCreate {
+		db = x.writer
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	switch op {
+	case storetest.OpSearch:
+		// The store's candidate query, given the trigrams the store picks
+		// for this workload (the rarest: the fragment's last digits).
+		q := []rune(x.w.SearchQuery(r))
+		n := len(q)
+		match := `"` + string(q[n-3:]) + `" AND "` + string(q[n-4:n-1]) + `" AND "` + string(q[n-5:n-2]) + `"`
+		err = x.readEntities(ctx, tx, `e.id IN (SELECT CASE WHEN t.rowid < 0 THEN -t.rowid
+			ELSE (SELECT o.entity_id FROM observations o WHERE o.id = t.rowid) END
+			FROM search_trgm t WHERE search_trgm MATCH ?)`, match)
+	case storetest.OpOpen:
+		names, _ := json.Marshal(x.w.OpenNames(r))
+		err = x.readEntities(ctx, tx, `e.name IN (SELECT value FROM json_each(?))`, string(names))
+	case storetest.OpCreate:
+		e := x.w.NewEntity()
+		var id int64
+		if err = tx.QueryRowContext(ctx, `INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`, e.Name, e.EntityType).Scan(&id); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `INSERT INTO search_trgm (rowid, a, b) VALUES (-?1, ?2, ?3)`, id, e.Name, e.EntityType); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-?1, ?2, ?3, '')`, id, e.Name, e.EntityType); err != nil {
+			return err
+		}
+		err = bareObservation(ctx, tx, id, e.Observations[0])
+	case storetest.OpObserve:
+		a := x.w.NewObservation(r)
+		var id int64
+		if err = tx.QueryRowContext(ctx, `SELECT id FROM entities WHERE name = ?`, a.EntityName).Scan(&id); err != nil {
+			return err
+		}
+		err = bareObservation(ctx, tx, id, a.Contents[0])
+	case storetest.OpRelate:
+		rel := x.w.NewRelation(r)
+		_, err = tx.ExecContext(ctx, `INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, rel.From, rel.To, rel.RelationType)
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func bareObservation(ctx context.Context, tx *sql.Tx, id int64, content string) error {
+	var oid int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`, id, content).Scan(&oid); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO search_trgm (rowid, a, b) VALUES (?, ?, '')`, oid, content); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (?, '', '', ?)`, oid, content)
+	return err
+}
+
+// readEntities runs the store's two read statements: the entities with
+// their observations, the relations touching them.
+func (x *bareSQL) readEntities(ctx context.Context, tx *sql.Tx, cond string, arg any) error {
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.name, e.entity_type, o.content FROM entities e
+		LEFT JOIN observations o ON o.entity_id = e.id WHERE `+cond+` ORDER BY e.id, o.id`, arg)
+	if err != nil {
+		return err
+	}
+	var names []string
+	var last int64 = -1
+	for rows.Next() {
+		var id int64
+		var name, typ string
+		var c sql.NullString
+		if err := rows.Scan(&id, &name, &typ, &c); err != nil {
+			return err
+		}
+		if id != last {
+			names, last = append(names, name), id
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	nj, _ := json.Marshal(storeutil.NonNil(names))
+	rows, err = tx.QueryContext(ctx, `SELECT from_name, to_name, relation_type FROM relations
+		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)) ORDER BY id`, string(nj))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var f, t, y string
+		if err := rows.Scan(&f, &t, &y); err != nil {
+			return err
+		}
+	}
+	return rows.Close()
+}

@@ -1,0 +1,202 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	"github.com/memory-operator/memory-operator/server/memory"
+)
+
+// The mixed workload of the store benchmarks (and of the HTTP load
+// generator's figures): 80% reads, 20% writes over a seeded graph.
+const (
+	// PctSearch is the share of SearchNodes on a selective name fragment.
+	PctSearch = 40
+	// PctOpen is the share of OpenNodes of three names.
+	PctOpen = 40
+	// PctCreate is the share of CreateEntities of one new entity.
+	PctCreate = 7
+	// PctObserve is the share of AddObservations of one new observation.
+	PctObserve = 7
+	// The remaining 6% are CreateRelations of one new relation.
+)
+
+// EntityName is the name of the i-th seeded entity.
+func EntityName(i int) string { return fmt.Sprintf("entity-%06d", i) }
+
+// SeedEntity is the i-th seeded entity: three observations.
+func SeedEntity(i int) memory.Entity {
+	return memory.Entity{
+		Name:       EntityName(i),
+		EntityType: fmt.Sprintf("type-%02d", i%20),
+		Observations: []string{
+			fmt.Sprintf("observation one of entity %d: works on project %d", i, i%97),
+			fmt.Sprintf("observation two of entity %d: lives in city %d", i, i%13),
+			fmt.Sprintf("observation three of entity %d: likes topic %d", i, i%31),
+		},
+	}
+}
+
+// SeedRelations are the relations of the seeded graph: a chain and a
+// second, scattered edge per entity.
+func SeedRelations(n int) []memory.Relation {
+	out := make([]memory.Relation, 0, 2*n)
+	for i := range n {
+		out = append(out,
+			memory.Relation{From: EntityName(i), To: EntityName((i + 1) % n), RelationType: "next"},
+			memory.Relation{From: EntityName(i), To: EntityName((i*7 + 3) % n), RelationType: "knows"})
+	}
+	return out
+}
+
+// Seed imports n entities and 2n relations into s, in chunks.
+func Seed(tb testing.TB, s memory.Store, n int) {
+	tb.Helper()
+	const chunk = 2000
+	rels := SeedRelations(n)
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(n, lo+chunk)
+		g := memory.Graph{Relations: rels[2*lo : 2*hi]}
+		for i := lo; i < hi; i++ {
+			g.Entities = append(g.Entities, SeedEntity(i))
+		}
+		if _, err := s.Import(context.Background(), g); err != nil {
+			tb.Fatalf("seeding: %v", err)
+		}
+	}
+}
+
+// Op is one workload operation, chosen by Workload.Next.
+type Op int
+
+// The workload's operations.
+const (
+	OpSearch Op = iota
+	OpOpen
+	OpCreate
+	OpObserve
+	OpRelate
+)
+
+// Workload draws operations and their arguments for a graph of N seeded
+// entities. It is safe for concurrent use; each goroutine brings its rand.
+type Workload struct {
+	N   int
+	seq atomic.Int64
+}
+
+// Next picks an operation.
+func (w *Workload) Next(r *rand.Rand) Op {
+	switch p := r.IntN(100); {
+	case p < PctSearch:
+		return OpSearch
+	case p < PctSearch+PctOpen:
+		return OpOpen
+	case p < PctSearch+PctOpen+PctCreate:
+		return OpCreate
+	case p < PctSearch+PctOpen+PctCreate+PctObserve:
+		return OpObserve
+	}
+	return OpRelate
+}
+
+// SearchQuery is a selective fragment of one seeded name ("tity-001234").
+func (w *Workload) SearchQuery(r *rand.Rand) string { return EntityName(r.IntN(w.N))[2:] }
+
+// OpenNames are three seeded names.
+func (w *Workload) OpenNames(r *rand.Rand) []string {
+	return []string{EntityName(r.IntN(w.N)), EntityName(r.IntN(w.N)), EntityName(r.IntN(w.N))}
+}
+
+// Unique returns a number never returned before by this workload.
+func (w *Workload) Unique() int64 { return w.seq.Add(1) }
+
+// NewEntity is a new entity with one observation.
+func (w *Workload) NewEntity() memory.Entity {
+	u := w.Unique()
+	return memory.Entity{Name: fmt.Sprintf("new-%d", u), EntityType: "bench", Observations: []string{fmt.Sprintf("created by the benchmark, %d", u)}}
+}
+
+// NewObservation is an observation for a random seeded entity.
+func (w *Workload) NewObservation(r *rand.Rand) memory.ObservationAddition {
+	return memory.ObservationAddition{EntityName: EntityName(r.IntN(w.N)), Contents: []string{fmt.Sprintf("benchmark observation %d", w.Unique())}}
+}
+
+// NewRelation is a new relation between two seeded entities.
+func (w *Workload) NewRelation(r *rand.Rand) memory.Relation {
+	return memory.Relation{From: EntityName(r.IntN(w.N)), To: EntityName(r.IntN(w.N)), RelationType: fmt.Sprintf("bench-%d", w.Unique())}
+}
+
+// Do runs one operation against s.
+func (w *Workload) Do(ctx context.Context, s memory.Store, r *rand.Rand) error {
+	var err error
+	switch w.Next(r) {
+	case OpSearch:
+		var g memory.Graph
+		g, err = s.SearchNodes(ctx, w.SearchQuery(r))
+		if err == nil && len(g.Entities) != 1 {
+			err = fmt.Errorf("search found %d entities, want 1", len(g.Entities))
+		}
+	case OpOpen:
+		_, err = s.OpenNodes(ctx, w.OpenNames(r))
+	case OpCreate:
+		_, err = s.CreateEntities(ctx, []memory.Entity{w.NewEntity()})
+	case OpObserve:
+		_, err = s.AddObservations(ctx, []memory.ObservationAddition{w.NewObservation(r)})
+	case OpRelate:
+		_, err = s.CreateRelations(ctx, []memory.Relation{w.NewRelation(r)})
+	}
+	return err
+}
+
+// BenchmarkMixed runs the mixed workload with b.RunParallel on a store
+// seeded with n entities.
+func BenchmarkMixed(b *testing.B, s memory.Store, n int) {
+	w := &Workload{N: n}
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 42))
+		ctx := context.Background()
+		for pb.Next() {
+			if err := w.Do(ctx, s, r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkOps runs each operation on its own, serially, as sub-benchmarks.
+func BenchmarkOps(b *testing.B, s memory.Store, n int) {
+	w := &Workload{N: n}
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 7))
+	ops := []struct {
+		name string
+		fn   func() error
+	}{
+		{"SearchNodes", func() error { _, err := s.SearchNodes(ctx, w.SearchQuery(r)); return err }},
+		{"OpenNodes3", func() error { _, err := s.OpenNodes(ctx, w.OpenNames(r)); return err }},
+		{"CreateEntities1", func() error { _, err := s.CreateEntities(ctx, []memory.Entity{w.NewEntity()}); return err }},
+		{"AddObservations1", func() error {
+			_, err := s.AddObservations(ctx, []memory.ObservationAddition{w.NewObservation(r)})
+			return err
+		}},
+		{"CreateRelations1", func() error { _, err := s.CreateRelations(ctx, []memory.Relation{w.NewRelation(r)}); return err }},
+	}
+	for _, op := range ops {
+		b.Run(op.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := op.fn(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
