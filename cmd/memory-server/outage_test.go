@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,4 +175,105 @@ func TestPostgresEndToEnd(t *testing.T) {
 	s := start(t, []string{"DATABASE_URL=" + dsn}, "--backend", "postgres")
 	s.waitReady(t, http.StatusOK, 20*time.Second)
 	exercise(t, connect(t, &mcp.StreamableClientTransport{Endpoint: "http://" + s.addr + "/mcp"}))
+}
+
+// TestGracefulShutdownFinishesInFlightCalls: a write blocked in PostgreSQL
+// (the table is locked) is in flight when SIGTERM arrives. The server stops
+// accepting connections at once but lets the call finish, answers it, and
+// only then exits.
+func TestGracefulShutdownFinishesInFlightCalls(t *testing.T) {
+	_, dsn, db := freshDatabase(t)
+	s := start(t, []string{"MEMORY_SERVER_POSTGRES_DSN=" + dsn}, "--backend", "postgres",
+		"--shutdown-grace-period", "20s", "--pool-query-timeout", "20s")
+	s.waitReady(t, http.StatusOK, 20*time.Second)
+	cs := connect(t, &mcp.StreamableClientTransport{Endpoint: "http://" + s.addr + "/mcp"})
+	ok(t, cs, "create_entities", `{"entities":[{"name":"first","entityType":"t","observations":[]}]}`)
+
+	ctx := context.Background()
+	locker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE entities IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	result := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "create_entities",
+			Arguments: json.RawMessage(`{"entities":[{"name":"in-flight","entityType":"t","observations":[]}]}`)})
+		if err != nil {
+			res = &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}
+		}
+		result <- res
+	}()
+	// Wait until the call is blocked on the lock inside PostgreSQL.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := locker.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call never reached the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// New connections are refused while the call is still running.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if code, _ := s.get(t, "/livez"); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-s.done:
+		t.Fatalf("exited with a call in flight: %v", err)
+	case res := <-result:
+		t.Fatalf("the call ended before the lock was released: %+v", res)
+	default:
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-result:
+		if res.IsError {
+			t.Errorf("the in-flight call failed: %s", text(t, res))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the in-flight call never finished")
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("exit: %v", err)
+		}
+		s.done <- err
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not exit after the call finished")
+	}
+	check, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close(ctx)
+	var n int
+	if err := check.QueryRow(ctx, "SELECT count(*) FROM entities WHERE name = 'in-flight'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the in-flight write was not committed: %d %v", n, err)
+	}
 }
