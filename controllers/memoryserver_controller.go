@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -49,6 +50,9 @@ type MemoryServerReconciler struct {
 	// DefaultImage is the server image for MemoryServers without spec.image
 	// (the --memory-server-image flag). Empty means DefaultMemoryServerImage.
 	DefaultImage string
+	// MaxConcurrentReconciles is how many MemoryServers are reconciled at
+	// once (default 1). Each reconcile mostly waits on the API server.
+	MaxConcurrentReconciles int
 
 	// childWrites counts child writes (ChildWritesMetric); set up by
 	// SetupWithManager.
@@ -149,6 +153,7 @@ func (r *MemoryServerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		For(&mcpv1alpha1.MemoryServer{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.ConfigMap{}).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,7 @@ func startEnvtest() (func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := (&controllers.MemoryServerReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), DefaultImage: testImage,
+		MaxConcurrentReconciles: testWorkers(),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		cancel()
 		_ = suite.env.Stop()
@@ -120,6 +122,15 @@ func startEnvtest() (func(), error) {
 			fmt.Fprintln(os.Stderr, "envtest stop:", err)
 		}
 	}, nil
+}
+
+// testWorkers is the reconciler's concurrency in the tests
+// (OPERATOR_TEST_WORKERS, default 4 like the manager's flag).
+func testWorkers() int {
+	if v, err := strconv.Atoi(os.Getenv("OPERATOR_TEST_WORKERS")); err == nil && v > 0 {
+		return v
+	}
+	return 4
 }
 
 // requireEnvtest skips a test under -short, and without envtest assets

@@ -36,6 +36,7 @@ func run(args []string) error {
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader so that only one manager reconciles at a time")
 	watchNamespace := fs.String("watch-namespace", "", "comma-separated namespaces to watch; empty watches all")
+	workers := fs.Int("max-concurrent-reconciles", 4, "how many MemoryServers are reconciled at once")
 	image := fs.String("memory-server-image", controllers.DefaultMemoryServerImage, "memory-server image for MemoryServers without spec.image")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
@@ -69,6 +70,8 @@ func run(args []string) error {
 		Client:       mgr.GetClient(),
 		Scheme:       mgr.GetScheme(),
 		DefaultImage: *image,
+
+		MaxConcurrentReconciles: *workers,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("while setting up the MemoryServer controller: %w", err)
 	}
