@@ -4,8 +4,9 @@
 //
 // The client is deliberately cheap: after initialize and
 // notifications/initialized it sends plain JSON-RPC POSTs with the
-// Mcp-Session-Id header on kept-alive connections, and checks responses with
-// byte searches instead of decoding them, so the figures measure the server
+// Mcp-Session-Id header, each session on its own kept-alive connection
+// written and read directly (a minimal HTTP/1.1 client), and checks
+// responses with byte searches instead of decoding them, so the figures measure the server
 // and not the load generator (both share the machine's cores).
 //
 // It seeds a graph (--seed entities, each related to the next), then runs the
@@ -19,6 +20,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,7 +28,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -89,10 +93,7 @@ func run() error {
 		defer stop()
 		o.pid = pid
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: o.clients * 2, MaxIdleConnsPerHost: o.clients * 2,
-		DisableCompression: true, IdleConnTimeout: time.Minute}}
-
-	seeder, err := newSession(hc, o)
+	seeder, err := newSession(o)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func run() error {
 
 	sessions := make([]*session, o.clients)
 	for i := range sessions {
-		if sessions[i], err = newSession(hc, o); err != nil {
+		if sessions[i], err = newSession(o); err != nil {
 			return err
 		}
 	}
@@ -121,62 +122,155 @@ func run() error {
 	return nil
 }
 
-// session is one MCP session on the shared keep-alive client.
+// session is one MCP session on its own kept-alive connection. It speaks
+// just enough HTTP/1.1 (a POST with Content-Length; responses with
+// Content-Length or chunked) to cost the machine little.
 type session struct {
-	hc     *http.Client
-	url    string
-	token  string
-	id     string
-	nextID atomic.Int64
-	buf    bytes.Buffer
+	host, path string
+	token      string
+	id         string
+	nextID     atomic.Int64
+	conn       net.Conn
+	br         *bufio.Reader
+	req, body  []byte
 }
 
-func newSession(hc *http.Client, o options) (*session, error) {
-	s := &session{hc: hc, url: o.url, token: o.token}
-	body, hdr, err := s.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}}`)
+func newSession(o options) (*session, error) {
+	u, err := url.Parse(o.url)
+	if err != nil || u.Scheme != "http" {
+		return nil, fmt.Errorf("--url must be an http:// URL, got %q", o.url)
+	}
+	s := &session{host: u.Host, path: u.RequestURI(), token: o.token}
+	body, err := s.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}}`)
 	if err != nil {
 		return nil, fmt.Errorf("initialize: %w", err)
 	}
 	if !bytes.Contains(body, []byte(`"protocolVersion"`)) {
 		return nil, fmt.Errorf("initialize: unexpected answer %.200s", body)
 	}
-	s.id = hdr.Get("Mcp-Session-Id")
 	if s.id == "" {
 		return nil, errors.New("initialize: no Mcp-Session-Id header")
 	}
-	if _, _, err := s.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
+	if _, err := s.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
 		return nil, fmt.Errorf("notifications/initialized: %w", err)
 	}
 	return s, nil
 }
 
-func (s *session) post(payload string) ([]byte, http.Header, error) {
-	req, err := http.NewRequest(http.MethodPost, s.url, strings.NewReader(payload))
-	if err != nil {
-		return nil, nil, err
+func (s *session) post(payload string) ([]byte, error) {
+	body, err := s.roundTrip(payload)
+	if err != nil && s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	return body, err
+}
+
+func (s *session) roundTrip(payload string) ([]byte, error) {
+	if s.conn == nil {
+		c, err := net.Dial("tcp", s.host)
+		if err != nil {
+			return nil, err
+		}
+		s.conn, s.br = c, bufio.NewReaderSize(c, 64<<10)
+	}
+	r := append(s.req[:0], "POST "...)
+	r = append(r, s.path...)
+	r = append(r, " HTTP/1.1\r\nHost: "...)
+	r = append(r, s.host...)
+	r = append(r, "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: "...)
+	r = strconv.AppendInt(r, int64(len(payload)), 10)
 	if s.id != "" {
-		req.Header.Set("Mcp-Session-Id", s.id)
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		r = append(r, "\r\nMcp-Session-Id: "...)
+		r = append(r, s.id...)
+		r = append(r, "\r\nMcp-Protocol-Version: 2025-06-18"...)
 	}
 	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
+		r = append(r, "\r\nAuthorization: Bearer "...)
+		r = append(r, s.token...)
 	}
-	resp, err := s.hc.Do(req)
+	r = append(r, "\r\n\r\n"...)
+	r = append(r, payload...)
+	s.req = r
+	if _, err := s.conn.Write(r); err != nil {
+		return nil, err
+	}
+	line, err := s.br.ReadSlice('\n')
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	s.buf.Reset()
-	if _, err := s.buf.ReadFrom(resp.Body); err != nil {
-		return nil, nil, err
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return nil, fmt.Errorf("bad status line %q", line)
 	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		return nil, nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, s.buf.Bytes())
+	status, _ := strconv.Atoi(string(line[9:12]))
+	length, chunked, closing := -1, false, false
+	for {
+		h, err := s.br.ReadSlice('\n')
+		if err != nil {
+			return nil, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		k, v, _ := bytes.Cut(h, []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			length, _ = strconv.Atoi(string(v))
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Connection")):
+			closing = bytes.EqualFold(v, []byte("close"))
+		case bytes.EqualFold(k, []byte("Mcp-Session-Id")):
+			s.id = string(v)
+		}
 	}
-	return s.buf.Bytes(), resp.Header, nil
+	s.body = s.body[:0]
+	switch {
+	case chunked:
+		for {
+			sz, err := s.br.ReadSlice('\n')
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.SplitN(sz, []byte(";"), 2)[0])), 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("bad chunk size %q", sz)
+			}
+			if n == 0 {
+				if _, err := s.br.ReadSlice('\n'); err != nil { // the CRLF after the last chunk
+					return nil, err
+				}
+				break
+			}
+			if s.body, err = readN(s.br, s.body, int(n)+2); err != nil {
+				return nil, err
+			}
+			s.body = s.body[:len(s.body)-2]
+		}
+	case length >= 0:
+		if s.body, err = readN(s.br, s.body, length); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("response without Content-Length or chunked encoding")
+	}
+	if closing {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+	if status != http.StatusOK && status != http.StatusAccepted {
+		return nil, fmt.Errorf("HTTP %d: %.300s", status, s.body)
+	}
+	return s.body, nil
+}
+
+func readN(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
+	start := len(buf)
+	buf = slices.Grow(buf, n)[:start+n]
+	_, err := io.ReadFull(br, buf[start:])
+	return buf, err
 }
 
 // call runs one tool call; it fails on HTTP errors, JSON-RPC errors and
@@ -184,7 +278,7 @@ func (s *session) post(payload string) ([]byte, http.Header, error) {
 func (s *session) call(tool, args string) error {
 	id := s.nextID.Add(1)
 	payload := `{"jsonrpc":"2.0","id":` + strconv.FormatInt(id, 10) + `,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`
-	body, _, err := s.post(payload)
+	body, err := s.post(payload)
 	if err != nil {
 		return err
 	}
