@@ -252,6 +252,26 @@ func TestSQLiteMemoryServerChildren(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Every child's creation is reported as an event on the MemoryServer.
+	eventually(t, "Created events", func(ctx context.Context) error {
+		var evs eventsv1.EventList
+		if err := suite.k8s.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		kinds := map[string]bool{}
+		for _, e := range evs.Items {
+			if e.Reason == "Created" && e.Type == corev1.EventTypeNormal && e.Regarding.Name == "notes" && e.Related != nil {
+				kinds[e.Related.Kind] = true
+			}
+		}
+		for _, k := range []string{"ConfigMap", "Deployment", "Service", "PersistentVolumeClaim"} {
+			if !kinds[k] {
+				return fmt.Errorf("no Created event for the %s (have %v)", k, kinds)
+			}
+		}
+		return nil
+	})
 }
 
 func TestExternalPostgresMemoryServerChildren(t *testing.T) {

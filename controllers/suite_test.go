@@ -155,10 +155,16 @@ func requireEnvtest(tb testing.TB) {
 // newNamespace creates a fresh namespace for one test.
 func newNamespace(tb testing.TB) string {
 	tb.Helper()
-	name := fmt.Sprintf("t%d-%s", suite.ns.Add(1), strings.ToLower(strings.ReplaceAll(tb.Name(), "/", "-")))
+	name := fmt.Sprintf("t%d-%s", suite.ns.Add(1), strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(tb.Name())))
 	if len(name) > 63 {
-		name = strings.TrimRight(name[:63], "-")
+		name = name[:63]
 	}
+	name = strings.TrimRight(name, "-")
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := suite.k8s.Create(context.Background(), ns); err != nil {
 		tb.Fatalf("creating namespace %s: %v", name, err)
