@@ -58,18 +58,30 @@ func BenchmarkBareSQL(b *testing.B) {
 	defer readers.Close()
 	readers.SetMaxOpenConns(sqlite.DefaultMaxReaders())
 	readers.SetMaxIdleConns(sqlite.DefaultMaxReaders())
-	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, writer: writer, readers: readers}
+	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, writer: writer, readers: readers,
+		stmts: map[*sql.DB]map[string]*sql.Stmt{writer: {}, readers: {}}}
+	for db, queries := range map[*sql.DB][]string{writer: bareWrites, readers: bareReads} {
+		for _, q := range queries {
+			st, err := db.Prepare(q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bare.stmts[db][q] = st
+		}
+	}
 	b.Run("Mixed", func(b *testing.B) {
 		var seed atomic.Uint64
 		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			r := rand.New(rand.NewPCG(seed.Add(1), 42))
-			for pb.Next() {
-				if err := bare.do(r, bare.w.Next(r)); err != nil {
-					b.Error(err)
-					return
+		storetest.MeasureCPU(b, func() {
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(seed.Add(1), 42))
+				for pb.Next() {
+					if err := bare.do(r, bare.w.Next(r)); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-			}
+			})
 		})
 	})
 	r := rand.New(rand.NewPCG(7, 7))
@@ -80,11 +92,13 @@ func BenchmarkBareSQL(b *testing.B) {
 		{"AddObservations1", storetest.OpObserve}, {"CreateRelations1", storetest.OpRelate}} {
 		b.Run(op.name, func(b *testing.B) {
 			b.ReportAllocs()
-			for b.Loop() {
-				if err := bare.do(r, op.op); err != nil {
-					b.Fatal(err)
+			storetest.MeasureCPU(b, func() {
+				for b.Loop() {
+					if err := bare.do(r, op.op); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -93,6 +107,26 @@ type bareSQL struct {
 	w       *storetest.Workload
 	writer  *sql.DB
 	readers *sql.DB
+	stmts   map[*sql.DB]map[string]*sql.Stmt
+}
+
+// ptx is a transaction running statements prepared once per handle, as
+// the store does.
+type ptx struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (t ptx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.StmtContext(ctx, t.stmts[q]).QueryContext(ctx, args...)
+}
+
+func (t ptx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.Tx.StmtContext(ctx, t.stmts[q]).QueryRowContext(ctx, args...)
+}
+
+func (t ptx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.StmtContext(ctx, t.stmts[q]).ExecContext(ctx, args...)
 }
 
 func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
@@ -101,11 +135,12 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 	if op >= storetest.OpCreate {
 		db = x.writer
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	sqltx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck
+	defer sqltx.Rollback() //nolint:errcheck
+	tx := ptx{Tx: sqltx, stmts: x.stmts[db]}
 	switch op {
 	case storetest.OpSearch:
 		// The store's candidate query, given the trigrams the store picks
@@ -113,35 +148,33 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 		q := []rune(x.w.SearchQuery(r))
 		n := len(q)
 		match := `"` + string(q[n-3:]) + `" AND "` + string(q[n-4:n-1]) + `" AND "` + string(q[n-5:n-2]) + `"`
-		err = x.readEntities(ctx, tx, `e.id IN (SELECT CASE WHEN t.rowid < 0 THEN -t.rowid
-			ELSE (SELECT o.entity_id FROM observations o WHERE o.id = t.rowid) END
-			FROM search_trgm t WHERE search_trgm MATCH ?)`, match)
+		err = x.readEntities(ctx, tx, bareSearch, match)
 	case storetest.OpOpen:
 		names, _ := json.Marshal(x.w.OpenNames(r))
-		err = x.readEntities(ctx, tx, `e.name IN (SELECT value FROM json_each(?))`, string(names))
+		err = x.readEntities(ctx, tx, bareOpen, string(names))
 	case storetest.OpCreate:
 		e := x.w.NewEntity()
 		var id int64
-		if err = tx.QueryRowContext(ctx, `INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`, e.Name, e.EntityType).Scan(&id); err != nil {
+		if err = tx.QueryRowContext(ctx, bareInsertEntity, e.Name, e.EntityType).Scan(&id); err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `INSERT INTO search_trgm (rowid, a, b) VALUES (-?1, ?2, ?3)`, id, e.Name, e.EntityType); err != nil {
+		if _, err = tx.ExecContext(ctx, bareIndexEntity, id, e.Name, e.EntityType); err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-?1, ?2, ?3, '')`, id, e.Name, e.EntityType); err != nil {
+		if _, err = tx.ExecContext(ctx, bareRankEntity, id, e.Name, e.EntityType); err != nil {
 			return err
 		}
 		err = bareObservation(ctx, tx, id, e.Observations[0])
 	case storetest.OpObserve:
 		a := x.w.NewObservation(r)
 		var id int64
-		if err = tx.QueryRowContext(ctx, `SELECT id FROM entities WHERE name = ?`, a.EntityName).Scan(&id); err != nil {
+		if err = tx.QueryRowContext(ctx, bareEntityID, a.EntityName).Scan(&id); err != nil {
 			return err
 		}
 		err = bareObservation(ctx, tx, id, a.Contents[0])
 	case storetest.OpRelate:
 		rel := x.w.NewRelation(r)
-		_, err = tx.ExecContext(ctx, `INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, rel.From, rel.To, rel.RelationType)
+		_, err = tx.ExecContext(ctx, bareInsertRelation, rel.From, rel.To, rel.RelationType)
 	}
 	if err != nil {
 		return err
@@ -149,23 +182,22 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 	return tx.Commit()
 }
 
-func bareObservation(ctx context.Context, tx *sql.Tx, id int64, content string) error {
+func bareObservation(ctx context.Context, tx ptx, id int64, content string) error {
 	var oid int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`, id, content).Scan(&oid); err != nil {
+	if err := tx.QueryRowContext(ctx, bareInsertObservation, id, content).Scan(&oid); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO search_trgm (rowid, a, b) VALUES (?, ?, '')`, oid, content); err != nil {
+	if _, err := tx.ExecContext(ctx, bareIndexObservation, oid, content); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (?, '', '', ?)`, oid, content)
+	_, err := tx.ExecContext(ctx, bareRankObservation, oid, content)
 	return err
 }
 
 // readEntities runs the store's two read statements: the entities with
 // their observations, the relations touching them.
-func (x *bareSQL) readEntities(ctx context.Context, tx *sql.Tx, cond string, arg any) error {
-	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.name, e.entity_type, o.content FROM entities e
-		LEFT JOIN observations o ON o.entity_id = e.id WHERE `+cond+` ORDER BY e.id, o.id`, arg)
+func (x *bareSQL) readEntities(ctx context.Context, tx ptx, query string, arg any) error {
+	rows, err := tx.QueryContext(ctx, query, arg)
 	if err != nil {
 		return err
 	}
@@ -186,8 +218,7 @@ func (x *bareSQL) readEntities(ctx context.Context, tx *sql.Tx, cond string, arg
 		return err
 	}
 	nj, _ := json.Marshal(storeutil.NonNil(names))
-	rows, err = tx.QueryContext(ctx, `SELECT from_name, to_name, relation_type FROM relations
-		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)) ORDER BY id`, string(nj))
+	rows, err = tx.QueryContext(ctx, bareRelations, string(nj))
 	if err != nil {
 		return err
 	}
@@ -199,3 +230,28 @@ func (x *bareSQL) readEntities(ctx context.Context, tx *sql.Tx, cond string, arg
 	}
 	return rows.Close()
 }
+
+// The statements of the bare-SQL baseline: the store's, verbatim.
+const (
+	bareSearch = `SELECT e.id, e.name, e.entity_type, o.content FROM entities e LEFT JOIN observations o ON o.entity_id = e.id
+		WHERE e.id IN (SELECT CASE WHEN t.rowid < 0 THEN -t.rowid ELSE (SELECT o.entity_id FROM observations o WHERE o.id = t.rowid) END
+			FROM search_trgm t WHERE search_trgm MATCH ?) ORDER BY e.id, o.id`
+	bareOpen = `SELECT e.id, e.name, e.entity_type, o.content FROM entities e LEFT JOIN observations o ON o.entity_id = e.id
+		WHERE e.name IN (SELECT value FROM json_each(?)) ORDER BY e.id, o.id`
+	bareRelations = `SELECT from_name, to_name, relation_type FROM relations
+		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)) ORDER BY id`
+	bareInsertEntity      = `INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`
+	bareIndexEntity       = `INSERT INTO search_trgm (rowid, a, b) VALUES (-?1, ?2, ?3)`
+	bareRankEntity        = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-?1, ?2, ?3, '')`
+	bareEntityID          = `SELECT id FROM entities WHERE name = ?`
+	bareInsertRelation    = `INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	bareInsertObservation = `INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`
+	bareIndexObservation  = `INSERT INTO search_trgm (rowid, a, b) VALUES (?, ?, '')`
+	bareRankObservation   = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (?, '', '', ?)`
+)
+
+var (
+	bareReads  = []string{bareSearch, bareOpen, bareRelations}
+	bareWrites = []string{bareInsertEntity, bareIndexEntity, bareRankEntity, bareEntityID, bareInsertRelation,
+		bareInsertObservation, bareIndexObservation, bareRankObservation}
+)

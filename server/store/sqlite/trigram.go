@@ -25,8 +25,8 @@ import (
 // cached, and forgotten after resetAfterWrites writes.
 const (
 	maxTrigramTerms  = 3
-	probeCap         = 256
-	resetAfterWrites = 5000
+	probeCap         = 4096
+	resetAfterWrites = 20000
 	maxCachedStats   = 200000
 )
 

@@ -159,15 +159,17 @@ func BenchmarkMixed(b *testing.B, s memory.Store, n int) {
 	var seed atomic.Uint64
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := rand.New(rand.NewPCG(seed.Add(1), 42))
-		ctx := context.Background()
-		for pb.Next() {
-			if err := w.Do(ctx, s, r); err != nil {
-				b.Error(err)
-				return
+	MeasureCPU(b, func() {
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(seed.Add(1), 42))
+			ctx := context.Background()
+			for pb.Next() {
+				if err := w.Do(ctx, s, r); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-		}
+		})
 	})
 }
 
@@ -192,11 +194,13 @@ func BenchmarkOps(b *testing.B, s memory.Store, n int) {
 	for _, op := range ops {
 		b.Run(op.name, func(b *testing.B) {
 			b.ReportAllocs()
-			for b.Loop() {
-				if err := op.fn(); err != nil {
-					b.Fatal(err)
+			MeasureCPU(b, func() {
+				for b.Loop() {
+					if err := op.fn(); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
+			})
 		})
 	}
 }

@@ -50,3 +50,4 @@ CREATE TRIGGER entities_search_delete AFTER DELETE ON entities BEGIN
 	DELETE FROM search_trgm WHERE rowid = -old.id;
 	DELETE FROM memories_fts WHERE rowid = -old.id;
 END;
+

@@ -1,0 +1,210 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/memory-operator/memory-operator/server/store/postgres"
+	"github.com/memory-operator/memory-operator/server/store/storetest"
+)
+
+// benchEntities is the size of the seeded graph.
+const benchEntities = 10000
+
+func seeded(b *testing.B) (*postgres.Store, string) {
+	b.Helper()
+	dsn := storetest.CreateDatabase(b, storetest.PostgresAdminDSN(b))
+	s, err := postgres.New(context.Background(), postgres.Config{DSN: dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.Seed(b, s, benchEntities)
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `VACUUM ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	return s, dsn
+}
+
+// BenchmarkStore: the store's methods on a 10,000-entity graph; Mixed is the
+// 80/20 workload with b.RunParallel. cpu-ns/op counts this process only,
+// not the PostgreSQL server.
+func BenchmarkStore(b *testing.B) {
+	s, _ := seeded(b)
+	b.Run("Mixed", func(b *testing.B) { storetest.BenchmarkMixed(b, s, benchEntities) })
+	storetest.BenchmarkOps(b, s, benchEntities)
+}
+
+// BenchmarkBareSQL runs the statements the store sends for the same
+// workload directly through a pgxpool of the same size and mode, with none
+// of the store's Go work (validation, folding, keys are computed but no
+// domain values are built, no re-check). Store/BareSQL is the store layer's
+// overhead.
+func BenchmarkBareSQL(b *testing.B) {
+	_, dsn := seeded(b)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, pool: pool}
+	b.Run("Mixed", func(b *testing.B) {
+		var seed atomic.Uint64
+		b.ReportAllocs()
+		storetest.MeasureCPU(b, func() {
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(seed.Add(1), 42))
+				for pb.Next() {
+					if err := bare.do(r, bare.w.Next(r)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	})
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, op := range []struct {
+		name string
+		op   storetest.Op
+	}{{"SearchNodes", storetest.OpSearch}, {"OpenNodes3", storetest.OpOpen}, {"CreateEntities1", storetest.OpCreate},
+		{"AddObservations1", storetest.OpObserve}, {"CreateRelations1", storetest.OpRelate}} {
+		b.Run(op.name, func(b *testing.B) {
+			b.ReportAllocs()
+			storetest.MeasureCPU(b, func() {
+				for b.Loop() {
+					if err := bare.do(r, op.op); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+type bareSQL struct {
+	w    *storetest.Workload
+	pool *pgxpool.Pool
+}
+
+func key(s string) []byte {
+	k := sha256.Sum256([]byte(s))
+	return k[:]
+}
+
+func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
+	ctx := context.Background()
+	switch op {
+	case storetest.OpSearch:
+		return x.readGraph(ctx, bareSearch, "%"+x.w.SearchQuery(r)+"%")
+	case storetest.OpOpen:
+		names := x.w.OpenNames(r)
+		return x.readGraph(ctx, bareOpen, [][]byte{key(names[0]), key(names[1]), key(names[2])})
+	case storetest.OpCreate:
+		e := x.w.NewEntity()
+		return pgx.BeginTxFunc(ctx, x.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			var n int
+			return tx.QueryRow(ctx, bareInsertEntity, e.Name, key(e.Name), e.EntityType, e.Name, e.EntityType,
+				e.Observations, [][]byte{key(e.Observations[0])}, e.Observations).Scan(&n)
+		})
+	case storetest.OpObserve:
+		a := x.w.NewObservation(r)
+		return pgx.BeginTxFunc(ctx, x.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			var n int
+			var added []string
+			return tx.QueryRow(ctx, bareAddObservations, key(a.EntityName), a.Contents, [][]byte{key(a.Contents[0])}, a.Contents).Scan(&n, &added)
+		})
+	case storetest.OpRelate:
+		rel := x.w.NewRelation(r)
+		rows, err := x.pool.Query(ctx, bareInsertRelations, []string{rel.From}, []string{rel.To}, []string{rel.RelationType},
+			[][]byte{key(rel.From)}, [][]byte{key(rel.To)}, [][]byte{key(rel.From + "\x00" + rel.To + "\x00" + rel.RelationType)})
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	}
+	return nil
+}
+
+func (x *bareSQL) readGraph(ctx context.Context, sql string, arg any) error {
+	rows, err := x.pool.Query(ctx, sql, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var kind int32
+	var id int64
+	var a, b string
+	var arr []string
+	for rows.Next() {
+		if err := rows.Scan(&kind, &id, &a, &b, &arr); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// The statements of the bare-SQL baseline: the store's, verbatim.
+const (
+	bareGraph = `WITH m AS (SELECT e.id, e.name, e.name_key, e.entity_type FROM entities e WHERE %s)
+	SELECT 0 AS kind, m.id, m.name, m.entity_type, coalesce((SELECT array_agg(o.content ORDER BY o.id) FROM observations o WHERE o.entity_id = m.id), '{}') FROM m
+	UNION ALL
+	SELECT 1, r.id, r.from_name, r.to_name, ARRAY[r.relation_type] FROM relations r
+	WHERE r.from_key = ANY(ARRAY(SELECT name_key FROM m)) OR r.to_key = ANY(ARRAY(SELECT name_key FROM m))
+	ORDER BY 1, 2`
+	bareInsertEntity = `WITH e AS (
+	INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold, tsv)
+	VALUES ($1, $2, $3, $4, $5, setweight(to_tsvector('simple', $1), 'A') || setweight(to_tsvector('simple', $3), 'B') || setweight(to_tsvector('simple', left(array_to_string($6::text[], ' '), 262144)), 'C'))
+	ON CONFLICT (name_key) DO NOTHING
+	RETURNING id
+), o AS (
+	INSERT INTO observations (entity_id, content, content_key, content_fold)
+	SELECT e.id, t.c, t.k, t.f FROM e, unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS t(c, k, f, ord)
+	ORDER BY t.ord
+)
+SELECT count(*) FROM e`
+	bareAddObservations = `WITH e AS (
+	SELECT id FROM entities WHERE name_key = $1
+), ins AS (
+	INSERT INTO observations (entity_id, content, content_key, content_fold)
+	SELECT e.id, t.c, t.k, t.f FROM e, unnest($2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS t(c, k, f, ord)
+	ORDER BY t.ord
+	ON CONFLICT (entity_id, content_key) DO NOTHING
+	RETURNING id, content
+), upd AS (
+	UPDATE entities SET tsv = CASE WHEN pg_column_size(tsv) < 524288
+		THEN tsv || setweight(to_tsvector('simple', left((SELECT string_agg(content, ' ' ORDER BY id) FROM ins), 262144)), 'C')
+		ELSE tsv END
+	WHERE id = (SELECT id FROM e) AND EXISTS (SELECT 1 FROM ins)
+)
+SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id) FROM ins), '{}')`
+	bareInsertRelations = `INSERT INTO relations (from_name, to_name, relation_type, from_key, to_key, rel_key)
+	SELECT f, t, r, fk, tk, rk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[])
+		WITH ORDINALITY AS u(f, t, r, fk, tk, rk, ord)
+	ORDER BY ord
+	ON CONFLICT (rel_key) DO NOTHING
+	RETURNING rel_key`
+)
+
+var (
+	bareSearch = sprintf(bareGraph, `e.id IN (
+		SELECT id FROM entities WHERE name_fold LIKE $1 OR type_fold LIKE $1
+		UNION
+		SELECT entity_id FROM observations WHERE content_fold LIKE $1)`)
+	bareOpen = sprintf(bareGraph, `e.name_key = ANY($1)`)
+)
+
+func sprintf(format, cond string) string { return strings.Replace(format, "%s", cond, 1) }
