@@ -11,7 +11,7 @@
 //
 // It seeds a graph (--seed entities, each related to the next), then runs the
 // mixed workload for --duration: 80% reads (40% search_nodes on a selective
-// name fragment that matches 10 entities, 40% open_nodes of 3 names), 20%
+// name fragment that matches one or a few entities, 40% open_nodes of 3 names), 20%
 // writes (create_entities, add_observations, create_relations).
 //
 // --names ids seeds "ent-000123" style names instead, and searches "ent-00012".
@@ -79,7 +79,7 @@ func run() error {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
 	flag.StringVar(&o.token, "token", "", "bearer token")
 	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), open (open_nodes only), search (search_nodes only)")
-	names := flag.String("names", "words", `seeded names: words ("Kalomi-Rusa-1234") or ids ("ent-001234")`)
+	names := flag.String("names", "words", `seeded names: words ("Bakemi-Tosu-1234") or ids ("ent-001234")`)
 	flag.Parse()
 	o.names = namer{ids: *names == "ids"}
 	if o.url == "" {
@@ -288,14 +288,28 @@ func (s *session) call(tool, args string) error {
 	return nil
 }
 
-var syllables = [32]string{"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "bra", "cle", "dri", "fo", "gu", "ha", "jo",
-	"ke", "li", "mo", "nu", "pe", "qui", "ro", "su", "ta", "ul", "vi", "wo", "xa", "yo", "zu", "el"}
+const consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
+
+// syllable is one of the 90 consonant-vowel pairs, chosen by h.
+func syllable(h uint64) string {
+	c := consonants[h%uint64(len(consonants))]
+	v := vowels[(h/uint64(len(consonants)))%uint64(len(vowels))]
+	return string([]byte{c, v})
+}
+
+// mix is splitmix64: neighbouring indexes get unrelated names.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
 
 // namer names the seeded entities.
 type namer struct{ ids bool }
 
 // name is the i-th seeded entity, a pseudo-word name such as
-// "Kalomi-Rusa-1234": names differ as real names do, so a fragment of one is
+// "Bakemi-Tosu-1234": names differ as real names do, so a fragment of one is
 // selective. (With names sharing a long prefix, such as "ent-001234", every
 // trigram but the last few occurs in every name and a trigram index has to
 // intersect huge posting lists; see docs/benchmarks.md.)
@@ -303,13 +317,14 @@ func (nm namer) name(i int) string {
 	if nm.ids {
 		return fmt.Sprintf("ent-%06d", i)
 	}
-	w1 := syllables[i%32] + syllables[(i/32)%32] + syllables[(i/1024)%32]
-	w2 := syllables[(i*7+3)%32] + syllables[(i*13+5)%32]
+	h := mix(uint64(i))
+	w1 := syllable(h) + syllable(h>>8) + syllable(h>>16)
+	w2 := syllable(h>>24) + syllable(h>>32)
 	return strings.ToUpper(w1[:1]) + w1[1:] + "-" + strings.ToUpper(w2[:1]) + w2[1:] + "-" + strconv.Itoa(i)
 }
 
 // fragment is a lower-case piece of name(i): its first word and the start
-// of the second, e.g. "kalomi-ru", which matches one to a few entities.
+// of the second, e.g. "bakemi-to", which matches one to a few entities.
 func (nm namer) fragment(i int) string {
 	if nm.ids {
 		return nm.name(i)[:9]
@@ -441,7 +456,7 @@ func pick(rng *rand.Rand, nm namer, mix string, ci, k, n int) (string, string) {
 		r = 0
 	}
 	switch {
-	case r < 40: // a selective name fragment, e.g. "kalomi-ru"
+	case r < 40: // a selective name fragment, e.g. "bakemi-to"
 		return "search_nodes", `{"query":"` + nm.fragment(rng.IntN(n)) + `"}`
 	case r < 80:
 		return "open_nodes", `{"names":["` + nm.name(rng.IntN(n)) + `","` + nm.name(rng.IntN(n)) + `","` + nm.name(rng.IntN(n)) + `"]}`
