@@ -22,6 +22,22 @@ ASSETS="$(hack/setup-envtest.sh)"
 KUBECTL="$(command -v kubectl || echo "$ASSETS/kubectl")"
 MANAGER_FLAGS=(--metrics-bind-address="${METRICS_ADDR:-:8085}" --health-probe-bind-address="${PROBE_ADDR:-:8086}")
 
+# stop_control_plane stops kube-apiserver (SIGTERM, SIGKILL after 20 s),
+# then etcd.
+stop_control_plane() {
+	log "stopping the control plane"
+	local pid
+	for pid in "${API_PID:-}" "${ETCD_PID:-}"; do
+		[ -n "$pid" ] || continue
+		kill "$pid" 2>/dev/null || continue
+		for _ in $(seq 1 40); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done
+}
+
 reachable() { # [kubeconfig]
 	local args=(--request-timeout=5s)
 	[ -n "${1:-}" ] && args+=(--kubeconfig "$1")
@@ -58,20 +74,23 @@ else
 	chmod 600 "$DIR/tokens.csv"
 	[ -f "$DIR/sa.key" ] || openssl genrsa -out "$DIR/sa.key" 2048 2>/dev/null
 
-	"$ASSETS/etcd" --data-dir "$DIR/etcd" \
+	# Both run in their own session, so that Ctrl-C reaches only this script
+	# and the operator; the EXIT trap stops them in order (API server first).
+	setsid "$ASSETS/etcd" --data-dir "$DIR/etcd" \
 		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
 		--listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
 		--initial-cluster "default=http://127.0.0.1:$((ETCD_PORT + 1))" \
 		--unsafe-no-fsync >"$DIR/etcd.log" 2>&1 &
 	ETCD_PID=$!
-	"$ASSETS/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+	setsid "$ASSETS/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
 		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" --cert-dir "$DIR/certs" \
 		--token-auth-file "$DIR/tokens.csv" --authorization-mode RBAC \
 		--service-account-issuer https://kubernetes.default.svc --service-account-key-file "$DIR/sa.key" \
 		--service-account-signing-key-file "$DIR/sa.key" --service-cluster-ip-range 10.0.0.0/24 \
 		--endpoint-reconciler-type none --allow-privileged=true >"$DIR/kube-apiserver.log" 2>&1 &
 	API_PID=$!
-	trap 'log "stopping the control plane"; kill "$API_PID" "$ETCD_PID" 2>/dev/null || true; wait "$API_PID" "$ETCD_PID" 2>/dev/null || true' EXIT INT TERM
+	trap stop_control_plane EXIT
+	trap 'exit 130' INT TERM
 
 	cat >"$KUBECONFIG_FILE" <<EOF
 apiVersion: v1
