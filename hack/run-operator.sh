@@ -13,6 +13,9 @@
 #
 # Extra arguments go to the manager (e.g. --watch-namespace=agents).
 # RUN_OPERATOR_LOCAL=1 forces the local control plane.
+# CONTROL_PLANE_ONLY=1 starts the local control plane and installs the CRDs,
+# but runs no operator (hack/bench-operator.sh runs its own); it then waits
+# until killed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,13 +52,13 @@ install_crds() { # kubeconfig...
 	"$KUBECTL" "$@" wait --for condition=established --timeout=60s crd/memoryservers.mcp.memory.dev >&2
 }
 
-if [ -z "${RUN_OPERATOR_LOCAL:-}" ] && reachable; then
+if [ -z "${RUN_OPERATOR_LOCAL:-}${CONTROL_PLANE_ONLY:-}" ] && reachable; then
 	log "the current kubeconfig reaches $("$KUBECTL" config current-context 2>/dev/null || echo 'a cluster'): installing the CRDs and running the operator there"
 	install_crds
 	exec go run ./cmd/manager "${MANAGER_FLAGS[@]}" "$@"
 fi
 
-DIR="$PWD/.cache/control-plane"
+DIR="${CONTROL_PLANE_DIR:-$PWD/.cache/control-plane}"
 KUBECONFIG_FILE="$DIR/kubeconfig"
 ETCD_PORT="${ETCD_PORT:-23790}"
 API_PORT="${API_PORT:-16443}"
@@ -123,4 +126,9 @@ install_crds --kubeconfig "$KUBECONFIG_FILE"
 log "point kubectl at it from another shell:"
 echo "export KUBECONFIG=$KUBECONFIG_FILE"
 [ "$KUBECTL" = "$ASSETS/kubectl" ] && echo "export PATH=$ASSETS:\$PATH  # for its kubectl"
+if [ -n "${CONTROL_PLANE_ONLY:-}" ]; then
+	log "control plane only: waiting until stopped"
+	while kill -0 "${API_PID:-$$}" 2>/dev/null; do sleep 1; done
+	exit 0
+fi
 go run ./cmd/manager --kubeconfig "$KUBECONFIG_FILE" "${MANAGER_FLAGS[@]}" "$@"
