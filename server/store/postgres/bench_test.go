@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/postgres"
 	"github.com/memory-operator/memory-operator/server/store/storetest"
 )
@@ -64,6 +66,7 @@ func BenchmarkBareSQL(b *testing.B) {
 		var seed atomic.Uint64
 		b.ReportAllocs()
 		storetest.MeasureCPU(b, func() {
+			b.SetParallelism(storetest.Clients / runtime.GOMAXPROCS(0))
 			b.RunParallel(func(pb *testing.PB) {
 				r := rand.New(rand.NewPCG(seed.Add(1), 42))
 				for pb.Next() {
@@ -208,3 +211,17 @@ var (
 )
 
 func sprintf(format, cond string) string { return strings.Replace(format, "%s", cond, 1) }
+
+// BenchmarkFootprint100k reports the store's (client-side) memory at
+// 100,000 entities (run it alone: -bench Footprint -benchtime 1x).
+func BenchmarkFootprint100k(b *testing.B) {
+	storetest.Footprint(b, 100000, func(b *testing.B) memory.Store {
+		dsn := storetest.CreateDatabase(b, storetest.PostgresAdminDSN(b))
+		s, err := postgres.New(context.Background(), postgres.Config{DSN: dsn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

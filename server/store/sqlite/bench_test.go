@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
+	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 	"github.com/memory-operator/memory-operator/server/store/sqlite"
 	"github.com/memory-operator/memory-operator/server/store/storetest"
@@ -73,6 +75,7 @@ func BenchmarkBareSQL(b *testing.B) {
 		var seed atomic.Uint64
 		b.ReportAllocs()
 		storetest.MeasureCPU(b, func() {
+			b.SetParallelism(storetest.Clients / runtime.GOMAXPROCS(0))
 			b.RunParallel(func(pb *testing.PB) {
 				r := rand.New(rand.NewPCG(seed.Add(1), 42))
 				for pb.Next() {
@@ -255,3 +258,16 @@ var (
 	bareWrites = []string{bareInsertEntity, bareIndexEntity, bareRankEntity, bareEntityID, bareInsertRelation,
 		bareInsertObservation, bareIndexObservation, bareRankObservation}
 )
+
+// BenchmarkFootprint100k reports the store's memory at 100,000 entities
+// (run it alone: go test -run '^$' -bench Footprint -benchtime 1x).
+func BenchmarkFootprint100k(b *testing.B) {
+	storetest.Footprint(b, 100000, func(b *testing.B) memory.Store {
+		s, err := sqlite.New(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "fp.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -23,6 +24,10 @@ const (
 	PctObserve = 7
 	// The remaining 6% are CreateRelations of one new relation.
 )
+
+// Clients is the number of concurrent callers of the parallel benchmarks,
+// as the HTTP load test's 32 MCP sessions.
+const Clients = 32
 
 // EntityName is the name of the i-th seeded entity.
 func EntityName(i int) string { return fmt.Sprintf("entity-%06d", i) }
@@ -160,6 +165,7 @@ func BenchmarkMixed(b *testing.B, s memory.Store, n int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	MeasureCPU(b, func() {
+		b.SetParallelism(Clients / runtime.GOMAXPROCS(0))
 		b.RunParallel(func(pb *testing.PB) {
 			r := rand.New(rand.NewPCG(seed.Add(1), 42))
 			ctx := context.Background()
