@@ -61,6 +61,10 @@ bench: ## Run the Go benchmarks (see docs/benchmarks.md).
 	@assets="$$(hack/setup-envtest.sh)"; dsn="$$(hack/test-postgres.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" MEMORY_SERVER_TEST_POSTGRES_DSN="$$dsn" go test -run='^$$' -bench=. -benchmem ./...
 
+.PHONY: bench-operator
+bench-operator: ## Time the operator binary on 200 MemoryServers created at once (local control plane; N, STEADY).
+	hack/bench-operator.sh
+
 .PHONY: setup-envtest
 setup-envtest: ## Make envtest's kube-apiserver, etcd and kubectl available (builds them once if needed).
 	@hack/setup-envtest.sh
