@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -108,11 +109,9 @@ type Store struct {
 	trigrams   *trigramStats
 	writes     atomic.Int64
 
-	waiting      atomic.Int32
-	acquires     atomic.Int64
-	emptyAcq     atomic.Int64
-	canceledAcq  atomic.Int64
-	acquireWaitN atomic.Int64 // nanoseconds
+	waiting     atomic.Int32
+	acquires    atomic.Int64
+	canceledAcq atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -192,8 +191,12 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping reads the database file through its own connection, under ctx.
+// Ping checks that the database file is still there and reads it through
+// its own connection, under ctx.
 func (s *Store) Ping(ctx context.Context) error {
+	if _, err := os.Stat(s.cfg.Path); err != nil {
+		return fmt.Errorf("while pinging sqlite: %w: %w", memory.ErrUnavailable, err)
+	}
 	var n int
 	if err := s.pinger.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return fmt.Errorf("while pinging sqlite %s: %w", s.cfg.Path, mapError(ctx, err))
@@ -269,10 +272,8 @@ func (s *Store) acquire(qctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	actx, cancel := context.WithTimeout(qctx, s.cfg.AcquireTimeout)
 	defer cancel()
 	s.waiting.Add(1)
-	start := time.Now()
 	conn, err := db.Conn(actx)
 	s.waiting.Add(-1)
-	s.acquireWaitN.Add(int64(time.Since(start)))
 	if err == nil {
 		s.acquires.Add(1)
 		return conn, nil

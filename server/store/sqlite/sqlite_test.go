@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,5 +173,25 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition never became true")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPingFailsWhenTheFileIsGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	s := open(t, sqlite.Config{Path: path})
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("Ping with the file gone: %v, want ErrUnavailable", err)
+	}
+	if err := os.Rename(path+".moved", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping with the file back: %v", err)
 	}
 }
