@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -224,5 +225,42 @@ func FuzzDecodeFindRelated(f *testing.F) {
 		if q.Depth < 0 || q.Depth > memory.MaxDepth || q.Limit < 0 || q.Limit > mcp.MaxRelatedLimit {
 			t.Fatalf("out of bounds %+v from %q", q, data)
 		}
+	})
+}
+
+// FuzzDecodeAll runs every tool's decoder on the same input: none panics,
+// and whatever one accepts is valid JSON (or empty, meaning {}).
+func FuzzDecodeAll(f *testing.F) {
+	for _, s := range []string{`{"relations":[{"from":"a","to":"b","relationType":"r"}]}`, `{"observations":[{"entityName":"a","contents":["x"]}]}`,
+		`{"deletions":[{"entityName":"a","observations":[]}]}`, `{"names":["a"],"entityNames":["b"],"query":"q","limit":3}`, `{}`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		valid := json.Valid(data) || len(strings.TrimSpace(string(data))) == 0
+		check := func(tool string, err error) {
+			if err == nil && !valid {
+				t.Fatalf("%s accepted invalid JSON %q", tool, data)
+			}
+			var ae *mcp.ArgError
+			if err != nil && !errors.As(err, &ae) {
+				t.Fatalf("%s: error %T is not an ArgError", tool, err)
+			}
+		}
+		_, err := mcp.DecodeRelations(data)
+		check("relations", err)
+		_, err = mcp.DecodeAddObservations(data)
+		check("add_observations", err)
+		_, err = mcp.DecodeDeleteObservations(data)
+		check("delete_observations", err)
+		_, err = mcp.DecodeStrings(data, "names")
+		check("open_nodes", err)
+		_, err = mcp.DecodeSearchNodes(data)
+		check("search_nodes", err)
+		a, err := mcp.DecodeSearchMemories(data)
+		check("search_memories", err)
+		if err == nil && (a.Limit < 0 || a.Limit > mcp.MaxSearchLimit) {
+			t.Fatalf("limit out of bounds: %+v", a)
+		}
+		check("read_graph", mcp.DecodeNone(data))
 	})
 }
