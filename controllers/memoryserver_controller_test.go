@@ -834,3 +834,55 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 		t.Errorf("a reconcile with nothing to change wrote %v children (a builder leaves a field to API-server defaulting)", got-writes)
 	}
 }
+
+func TestAuthTokensSecret(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	ms := sqliteServer(ns, "guarded")
+	ms.Spec.Auth = &mcpv1alpha1.AuthSpec{TokenSecretRef: mcpv1alpha1.SecretKeyRef{Name: "tokens", Key: "list"}}
+	create(t, ms)
+	eventually(t, "auth Secret missing", func(ctx context.Context) error {
+		got, err := getMS(ctx, ns, "guarded")
+		if err != nil {
+			return err
+		}
+		if got.Status.Phase != mcpv1alpha1.PhaseFailed {
+			return fmt.Errorf("phase %s", got.Status.Phase)
+		}
+		if err := expectCondition(got, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady); err != nil {
+			return err
+		}
+		c := condition(got, mcpv1alpha1.ConditionReady)
+		if c == nil || c.Reason != mcpv1alpha1.ReasonSecretNotFound || !strings.Contains(c.Message, "auth.tokenSecretRef") {
+			return fmt.Errorf("Ready %+v", c)
+		}
+		return nil
+	})
+	dep := waitDeployment(t, ns, "guarded")
+	before := dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
+	var mounted bool
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "tokens" && v.Secret.Items[0].Key == "list" {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("tokens Secret not mounted: %+v", dep.Spec.Template.Spec.Volumes)
+	}
+	cfg, _ := parseConfigMap(t, ns, "guarded")
+	if cfg.Auth.TokensFile != "/etc/memory-server/auth/tokens" {
+		t.Errorf("auth.tokensFile %q", cfg.Auth.TokensFile)
+	}
+
+	createSecret(t, ns, "tokens", map[string]string{"list": "t0ken-1\n"})
+	eventually(t, "auth Secret found", func(ctx context.Context) error {
+		got, err := getMS(ctx, ns, "guarded")
+		if err != nil {
+			return err
+		}
+		if got.Status.Phase != mcpv1alpha1.PhasePending || got.Status.ConfigHash == before {
+			return fmt.Errorf("phase %s, hash %s (before %s)", got.Status.Phase, got.Status.ConfigHash, before)
+		}
+		return expectCondition(got, mcpv1alpha1.ConditionReady, metav1.ConditionFalse, mcpv1alpha1.ReasonNotReady)
+	})
+}
