@@ -177,7 +177,9 @@ func operatorConfig(admin *rest.Config) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("while adding the operator's user: %w", err)
 	}
-	return user.Config(), nil
+	c := user.Config()
+	c.QPS, c.Burst = admin.QPS, admin.Burst
+	return c, nil
 }
 
 // requireEnvtest skips a test under -short, and without envtest assets
