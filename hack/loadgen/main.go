@@ -203,6 +203,7 @@ type result struct {
 	elapsed       time.Duration
 	lat           []time.Duration
 	perTool       map[string]int64
+	toolLat       map[string][]time.Duration
 	firstErr      string
 	cpuServer     float64
 	cpuSelf       float64
@@ -212,7 +213,7 @@ type result struct {
 func runLoad(sessions []*session, o options) result {
 	var (
 		mu       sync.Mutex
-		res      = result{perTool: map[string]int64{}}
+		res      = result{perTool: map[string]int64{}, toolLat: map[string][]time.Duration{}}
 		measure  atomic.Bool
 		stopping atomic.Bool
 		wg       sync.WaitGroup
@@ -226,6 +227,7 @@ func runLoad(sessions []*session, o options) result {
 			lat := make([]time.Duration, 0, 1<<16)
 			var calls, errs int64
 			per := map[string]int64{}
+			perLat := map[string][]time.Duration{}
 			first := ""
 			for k := 0; !stopping.Load(); k++ {
 				tool, args := pick(rng, o.names, o.mix, ci, k, n)
@@ -238,6 +240,7 @@ func runLoad(sessions []*session, o options) result {
 				calls++
 				per[tool]++
 				lat = append(lat, d)
+				perLat[tool] = append(perLat[tool], d)
 				if err != nil {
 					errs++
 					if first == "" {
@@ -251,6 +254,7 @@ func runLoad(sessions []*session, o options) result {
 			res.lat = append(res.lat, lat...)
 			for t, c := range per {
 				res.perTool[t] += c
+				res.toolLat[t] = append(res.toolLat[t], perLat[t]...)
 			}
 			if res.firstErr == "" {
 				res.firstErr = first
@@ -301,13 +305,14 @@ func pick(rng *rand.Rand, nm namer, mix string, ci, k, n int) (string, string) {
 }
 
 func (r result) print(o options) {
-	slices.Sort(r.lat)
-	pct := func(p float64) time.Duration {
-		if len(r.lat) == 0 {
+	pctOf := func(lat []time.Duration, p float64) time.Duration {
+		if len(lat) == 0 {
 			return 0
 		}
-		return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p))]
+		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
 	}
+	slices.Sort(r.lat)
+	pct := func(p float64) time.Duration { return pctOf(r.lat, p) }
 	rate := float64(r.calls) / r.elapsed.Seconds()
 	fmt.Printf("clients=%d duration=%s calls=%d errors=%d\n", o.clients, r.elapsed.Round(time.Millisecond), r.calls, r.errors)
 	fmt.Printf("throughput: %.0f calls/s\n", rate)
@@ -318,7 +323,9 @@ func (r result) print(o options) {
 	}
 	slices.Sort(tools)
 	for _, t := range tools {
-		fmt.Printf("  %-17s %d\n", t, r.perTool[t])
+		lat := r.toolLat[t]
+		slices.Sort(lat)
+		fmt.Printf("  %-17s %7d calls  p50=%-12s p99=%s\n", t, r.perTool[t], pctOf(lat, .5).Round(10*time.Microsecond), pctOf(lat, .99).Round(10*time.Microsecond))
 	}
 	if o.pid != 0 && r.calls > 0 {
 		fmt.Printf("server CPU: %.1f µs/call (%.2f cores busy); loadgen CPU: %.1f µs/call\n",
