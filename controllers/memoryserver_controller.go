@@ -69,7 +69,8 @@ type MemoryServerReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// Leader-election leases are granted by the namespaced Role in
+// config/rbac/leader_election_role.yaml, not cluster-wide.
 
 // Reconcile brings the children of one MemoryServer to their desired state
 // and rebuilds its status from what it observed. The steps run in order; the
