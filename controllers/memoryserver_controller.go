@@ -114,14 +114,15 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
+	if err := obs.reconcileErr; apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		// A child changed under us, or the cache had not seen it yet: not a
+		// failure worth reporting in status; reconcile again shortly.
+		log.FromContext(ctx).V(1).Info("lost a race with another writer, requeueing", "error", err.Error())
+		return mergeResults(result, ctrl.Result{RequeueAfter: conflictRequeue}), nil
+	}
 	res, statusErr := r.updateStatus(ctx, ms, obs)
 	result = mergeResults(result, res)
 	if obs.reconcileErr != nil {
-		if apierrors.IsConflict(obs.reconcileErr) {
-			// A child changed under us; its watch event reconciles again.
-			log.FromContext(ctx).V(1).Info("conflict while reconciling, requeueing", "error", obs.reconcileErr.Error())
-			return mergeResults(result, ctrl.Result{RequeueAfter: conflictRequeue}), nil
-		}
 		return result, obs.reconcileErr
 	}
 	return result, statusErr

@@ -886,3 +886,57 @@ func TestAuthTokensSecret(t *testing.T) {
 		return expectCondition(got, mcpv1alpha1.ConditionReady, metav1.ConditionFalse, mcpv1alpha1.ReasonNotReady)
 	})
 }
+
+func TestChildOwnedByAnotherControllerIsReported(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	// A ConfigMap of the child's name that another controller owns: the
+	// operator must not take it over.
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: ns, Name: "clash-config",
+		OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "example.test/v1", Kind: "Other", Name: "someone", UID: "0b5e7a3c-0000-4000-8000-000000000001",
+			Controller: ptr(true),
+		}},
+	}, Data: map[string]string{"theirs": "yes"}}
+	create(t, foreign)
+	create(t, sqliteServer(ns, "clash"))
+	eventually(t, "reconcile error reported", func(ctx context.Context) error {
+		got, err := getMS(ctx, ns, "clash")
+		if err != nil {
+			return err
+		}
+		c := condition(got, mcpv1alpha1.ConditionReady)
+		if got.Status.Phase != mcpv1alpha1.PhaseDegraded || c == nil || c.Reason != mcpv1alpha1.ReasonReconcileError ||
+			!strings.Contains(c.Message, "ConfigMap clash-config") {
+			return fmt.Errorf("phase %s, Ready %+v", got.Status.Phase, c)
+		}
+		if got.Status.ObservedGeneration == got.Generation {
+			return fmt.Errorf("observedGeneration set although the reconcile failed")
+		}
+		return nil
+	})
+	cm := &corev1.ConfigMap{}
+	if err := suite.k8s.Get(context.Background(), client.ObjectKeyFromObject(foreign), cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["theirs"] != "yes" || len(cm.OwnerReferences) != 1 {
+		t.Errorf("the operator changed a ConfigMap it does not own: %+v", cm)
+	}
+	// Once the other controller's object is gone, the operator recovers
+	// (the deletion is an event on a ConfigMap it watches only by owner,
+	// so the retry with backoff does it).
+	if err := suite.k8s.Delete(context.Background(), cm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "recovered", func(ctx context.Context) error {
+		got, err := getMS(ctx, ns, "clash")
+		if err != nil {
+			return err
+		}
+		if got.Status.ObservedGeneration != got.Generation || got.Status.Phase != mcpv1alpha1.PhasePending {
+			return fmt.Errorf("phase %s observedGeneration %d", got.Status.Phase, got.Status.ObservedGeneration)
+		}
+		return nil
+	})
+}
