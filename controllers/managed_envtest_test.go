@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
 	"github.com/memory-operator/memory-operator/controllers"
@@ -948,4 +950,39 @@ func managedPeakRSS(tb testing.TB) int64 {
 	}
 	tb.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// TestManagedSamplesBudget applies the managed samples and checks the
+// budget figures their comments promise.
+func TestManagedSamplesBudget(t *testing.T) {
+	requireEnvtest(t)
+	for _, tt := range []struct {
+		file, name              string
+		perReplica, total, budg int32
+	}{
+		{"mcp_v1alpha1_memoryserver_managed_postgres.yaml", "agent-memory", 64, 195, 195},
+		{"mcp_v1alpha1_memoryserver_managed_neo4j.yaml", "graph-store", 20, 84, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			data, err := os.ReadFile(filepath.Join("..", "config", "samples", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms := &mcpv1alpha1.MemoryServer{}
+			if err := yaml.UnmarshalStrict(data, ms); err != nil {
+				t.Fatalf("%s: %v", tt.file, err)
+			}
+			ms.Namespace = ns
+			managedCreate(t, ms)
+			managedWaitFor(t, ns, tt.name, "budget", func(ms *mcpv1alpha1.MemoryServer) error {
+				p := ms.Status.Pool
+				if p == nil || p.MaxConnectionsPerReplica != tt.perReplica || p.MaxTotalConnections != tt.total ||
+					p.ConnectionBudget == nil || *p.ConnectionBudget != tt.budg {
+					return fmt.Errorf("status.pool %+v", p)
+				}
+				return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
+			})
+		})
+	}
 }
