@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memory-operator/memory-operator/server/config"
 )
 
 // The end-to-end tests build the real binary and drive it as a client
@@ -334,5 +336,37 @@ func TestHTTPProtections(t *testing.T) {
 		r.Header.Set("Sec-Fetch-Site", "cross-site")
 	}); code != http.StatusForbidden {
 		t.Errorf("cross-origin browser request: %d", code)
+	}
+}
+
+// TestConfigFileAsTheOperatorRendersIt: the file config.Marshal renders (the
+// operator's ConfigMap) is read; a flag overrides it, the environment beats
+// the file.
+func TestConfigFileAsTheOperatorRendersIt(t *testing.T) {
+	dir := t.TempDir()
+	var c config.Config
+	c.SQLite.Path = filepath.Join(dir, "from-file.db")
+	c.Readiness.FailureThreshold = 7
+	c.Pool.HealthCheckPeriod = config.D(250 * time.Millisecond)
+	c.Pool.MaxConnections = 3
+	data, err := config.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flagPath := filepath.Join(dir, "from-flag.db")
+	s := start(t, []string{"MEMORY_SERVER_READINESS_FAILURE_THRESHOLD=5"}, "--config", file, "--sqlite-path", flagPath)
+	body := s.waitReady(t, http.StatusOK, 10*time.Second)
+	if !strings.Contains(body, `"failureThreshold": 5`) {
+		t.Errorf("the environment did not override the file: %s", body)
+	}
+	if _, err := os.Stat(flagPath); err != nil {
+		t.Errorf("the flag did not override the file's sqlite.path: %v", err)
+	}
+	if _, err := os.Stat(c.SQLite.Path); err == nil {
+		t.Error("the file's sqlite.path was used despite the flag")
 	}
 }
