@@ -370,3 +370,49 @@ func TestConfigFileAsTheOperatorRendersIt(t *testing.T) {
 		t.Error("the file's sqlite.path was used despite the flag")
 	}
 }
+
+// TestResourceSubscription: as with the reference server, a client that
+// subscribes to memory://knowledge-graph is told when a tool changes it.
+func TestResourceSubscription(t *testing.T) {
+	s := start(t, nil, "--sqlite-path", filepath.Join(t.TempDir(), "m.db"))
+	updates := make(chan string, 16)
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, &mcp.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) { updates <- r.Params.URI },
+	})
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: "http://" + s.addr + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if caps := cs.InitializeResult().Capabilities; caps.Resources == nil || !caps.Resources.Subscribe {
+		t.Fatalf("resources.subscribe not advertised: %+v", caps.Resources)
+	}
+	ctx := context.Background()
+	if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "memory://elsewhere"}); err == nil {
+		t.Error("subscribing to an unknown resource succeeded")
+	}
+	if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, cs, "create_entities", `{"entities":[{"name":"watched","entityType":"t","observations":[]}]}`)
+	select {
+	case uri := <-updates:
+		if uri != "memory://knowledge-graph" {
+			t.Errorf("update for %s", uri)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notifications/resources/updated after a write")
+	}
+	ok(t, cs, "read_graph", `{}`) // reads do not notify
+	ok(t, cs, "delete_entities", `{"entityNames":["watched"]}`)
+	select {
+	case <-updates:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification after delete_entities")
+	}
+	select {
+	case <-updates:
+		t.Error("a read produced a notification")
+	default:
+	}
+}

@@ -66,6 +66,9 @@ type Server struct {
 	obs      Observer
 	sdk      *sdk.Server
 	inFlight atomic.Int64
+	// subscribers counts subscriptions to ResourceURI, so that writes skip
+	// the notification when nobody listens.
+	subscribers atomic.Int64
 }
 
 // ToolNames lists the tools in registration order.
@@ -84,7 +87,7 @@ func New(store memory.Store, opts Options) *Server {
 	}
 	s := &Server{store: store, log: opts.Logger, obs: opts.Observer}
 	s.sdk = sdk.NewServer(&sdk.Implementation{Name: "memory-server", Title: "Knowledge-graph memory", Version: opts.Version},
-		&sdk.ServerOptions{Logger: opts.Logger, Instructions: "A persistent knowledge graph: entities with observations, connected by relations. " +
+		&sdk.ServerOptions{Logger: opts.Logger, SubscribeHandler: s.subscribe, UnsubscribeHandler: s.unsubscribe, Instructions: "A persistent knowledge graph: entities with observations, connected by relations. " +
 			"Use search_nodes or search_memories to recall, open_nodes and find_related to explore, and the create_/add_/delete_ tools to remember and forget."})
 	handlers := map[string]handlerFunc{
 		"create_entities":     s.createEntities,
@@ -112,6 +115,35 @@ func New(store memory.Store, opts Options) *Server {
 	s.sdk.AddResource(&sdk.Resource{URI: ResourceURI, Name: "knowledge-graph", Title: "Knowledge Graph",
 		Description: "The full knowledge graph with all entities and relations", MIMEType: "application/json"}, s.readResource)
 	return s
+}
+
+// subscribe accepts subscriptions to the knowledge-graph resource, as the
+// reference server does.
+func (s *Server) subscribe(_ context.Context, req *sdk.SubscribeRequest) error {
+	if req.Params.URI != ResourceURI {
+		return fmt.Errorf("unknown resource %q (this server has %s)", req.Params.URI, ResourceURI)
+	}
+	s.subscribers.Add(1)
+	return nil
+}
+
+func (s *Server) unsubscribe(_ context.Context, req *sdk.UnsubscribeRequest) error {
+	if req.Params.URI == ResourceURI && s.subscribers.Add(-1) < 0 {
+		s.subscribers.Store(0)
+	}
+	return nil
+}
+
+// graphChanged sends notifications/resources/updated for ResourceURI to the
+// sessions of this replica that subscribed (writes through other replicas
+// are not seen here).
+func (s *Server) graphChanged(ctx context.Context) {
+	if s.subscribers.Load() == 0 {
+		return
+	}
+	if err := s.sdk.ResourceUpdated(ctx, &sdk.ResourceUpdatedNotificationParams{URI: ResourceURI}); err != nil {
+		s.log.Warn("while notifying resource subscribers", "err", err)
+	}
 }
 
 // SDK returns the underlying SDK server (for transports).

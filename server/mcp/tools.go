@@ -21,6 +21,7 @@ func (s *Server) createEntities(ctx context.Context, raw json.RawMessage) (*sdk.
 	if err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	return jsonResult("entities", normalizeEntities(out))
 }
 
@@ -33,6 +34,7 @@ func (s *Server) createRelations(ctx context.Context, raw json.RawMessage) (*sdk
 	if err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	if out == nil {
 		out = []memory.Relation{}
 	}
@@ -48,6 +50,7 @@ func (s *Server) addObservations(ctx context.Context, raw json.RawMessage) (*sdk
 	if err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	if out == nil {
 		out = []memory.ObservationResult{}
 	}
@@ -67,6 +70,7 @@ func (s *Server) deleteEntities(ctx context.Context, raw json.RawMessage) (*sdk.
 	if err := s.store.DeleteEntities(ctx, in); err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	return messageResult("Entities deleted successfully"), nil
 }
 
@@ -78,6 +82,7 @@ func (s *Server) deleteObservations(ctx context.Context, raw json.RawMessage) (*
 	if err := s.store.DeleteObservations(ctx, in); err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	return messageResult("Observations deleted successfully"), nil
 }
 
@@ -89,6 +94,7 @@ func (s *Server) deleteRelations(ctx context.Context, raw json.RawMessage) (*sdk
 	if err := s.store.DeleteRelations(ctx, in); err != nil {
 		return nil, err
 	}
+	s.graphChanged(ctx)
 	return messageResult("Relations deleted successfully"), nil
 }
 
