@@ -128,6 +128,21 @@ func TestCompatibilityWithReference(t *testing.T) {
 			t.Errorf("%s %s: structuredContent\n%s\nreference\n%s", c.tool, c.args, g, w)
 		}
 	}
+	if g, w := readGraphResource(t, ours), readGraphResource(t, refSession); !reflect.DeepEqual(g, w) {
+		t.Errorf("resource %v, reference %v", g, w)
+	}
+}
+
+func readGraphResource(t *testing.T, cs *mcp.ClientSession) any {
+	t.Helper()
+	rr, err := cs.ReadResource(t.Context(), &mcp.ReadResourceParams{URI: "memory://knowledge-graph"})
+	if err != nil || len(rr.Contents) != 1 {
+		t.Fatalf("resource: %v %+v", err, rr)
+	}
+	if rr.Contents[0].MIMEType != "application/json" {
+		t.Errorf("resource MIME type %q", rr.Contents[0].MIMEType)
+	}
+	return decoded(rr.Contents[0].Text)
 }
 
 func decoded(s string) any {
