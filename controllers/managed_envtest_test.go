@@ -865,6 +865,7 @@ func BenchmarkManagedPostgresFleet(b *testing.B) {
 	for range b.N {
 		ns := newNamespace(b)
 		ctx := context.Background()
+		reconcilesStart, writesStart := reconciles(b), childWrites(b)
 		b.ResetTimer()
 		start := time.Now()
 		for i := range n {
@@ -873,6 +874,7 @@ func BenchmarkManagedPostgresFleet(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		created := time.Since(start)
 		pending := map[string]bool{}
 		for i := range n {
 			pending[fmt.Sprintf("m%03d", i)] = true
@@ -900,6 +902,9 @@ func BenchmarkManagedPostgresFleet(b *testing.B) {
 		b.StopTimer()
 
 		reconciles0, writes0 := reconciles(b), childWrites(b)
+		b.ReportMetric(created.Seconds(), "s-creates-only")
+		b.ReportMetric((reconciles0-reconcilesStart)/float64(n), "reconciles/object-to-settle")
+		b.ReportMetric((writes0-writesStart)/float64(n), "writes/object-to-settle")
 		time.Sleep(managedSteadyWindow())
 		b.ReportMetric(elapsed.Seconds(), fmt.Sprintf("s/%d-created", n))
 		b.ReportMetric(reconciles(b)-reconciles0, "reconciles/30s-steady")
