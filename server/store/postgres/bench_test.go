@@ -111,7 +111,7 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 	ctx := context.Background()
 	switch op {
 	case storetest.OpSearch:
-		return x.readGraph(ctx, bareSearch, "%"+x.w.SearchQuery(r)+"%")
+		return x.readGraph(ctx, bareSearch, pgx.QueryExecModeExec, "%"+x.w.SearchQuery(r)+"%")
 	case storetest.OpOpen:
 		names := x.w.OpenNames(r)
 		return x.readGraph(ctx, bareOpen, [][]byte{key(names[0]), key(names[1]), key(names[2])})
@@ -142,8 +142,8 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 	return nil
 }
 
-func (x *bareSQL) readGraph(ctx context.Context, sql string, arg any) error {
-	rows, err := x.pool.Query(ctx, sql, arg)
+func (x *bareSQL) readGraph(ctx context.Context, sql string, args ...any) error {
+	rows, err := x.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}

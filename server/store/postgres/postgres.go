@@ -131,6 +131,10 @@ type Store struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 
+	// customPlan is the exec mode of statements whose plan depends on their
+	// arguments (LIKE patterns): sent unnamed, so planned with the values.
+	customPlan pgx.QueryExecMode
+
 	pingCfg  *pgx.ConnConfig
 	pingMu   sync.Mutex
 	pingConn *pgx.Conn
@@ -168,7 +172,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = cfg.AcquireTimeout
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, pingCfg: pcfg.ConnConfig.Copy()}
+	s := &Store{cfg: cfg, log: cfg.Logger, pingCfg: pcfg.ConnConfig.Copy(), customPlan: pgx.QueryExecModeExec}
+	if mode == pgx.QueryExecModeSimpleProtocol {
+		s.customPlan = mode
+	}
 	s.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("while creating the postgres pool: %w", mapError(ctx, err))

@@ -99,12 +99,15 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 }
 
 // SearchNodes is the case-insensitive substring search; see memory.Store.
+//
+// Its statement is planned for every call (s.customPlan): a cached generic
+// plan cannot know how selective the pattern is and may scan the tables.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
 	var g memory.Graph
 	err := s.one(ctx, "searching nodes", func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
-		g, err = queryGraph(ctx, conn, searchNodesSQL, "%"+escapeLike(m.Folded())+"%")
+		g, err = queryGraph(ctx, conn, searchNodesSQL, s.customPlan, "%"+escapeLike(m.Folded())+"%")
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,9 @@
 -- computed by the server (name_key, content_key, from_key, to_key, rel_key).
 -- The *_fold columns hold the text case-folded by the server (Unicode simple
 -- folding, storeutil.Fold) and carry the pg_trgm indexes of search_nodes.
+-- The GIN indexes are built without fastupdate: its pending list is scanned
+-- by every search until a vacuum flushes it, which made searches several
+-- times slower under a steady stream of writes (docs/benchmarks.md).
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 CREATE TABLE entities (
@@ -16,9 +19,9 @@ CREATE TABLE entities (
 	type_fold text NOT NULL,
 	tsv tsvector NOT NULL
 );
-CREATE INDEX entities_name_trgm ON entities USING gin (name_fold gin_trgm_ops);
-CREATE INDEX entities_type_trgm ON entities USING gin (type_fold gin_trgm_ops);
-CREATE INDEX entities_tsv ON entities USING gin (tsv);
+CREATE INDEX entities_name_trgm ON entities USING gin (name_fold gin_trgm_ops) WITH (fastupdate = off);
+CREATE INDEX entities_type_trgm ON entities USING gin (type_fold gin_trgm_ops) WITH (fastupdate = off);
+CREATE INDEX entities_tsv ON entities USING gin (tsv) WITH (fastupdate = off);
 
 CREATE TABLE observations (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -29,7 +32,7 @@ CREATE TABLE observations (
 	UNIQUE (entity_id, content_key)
 );
 CREATE INDEX observations_entity ON observations (entity_id, id);
-CREATE INDEX observations_content_trgm ON observations USING gin (content_fold gin_trgm_ops);
+CREATE INDEX observations_content_trgm ON observations USING gin (content_fold gin_trgm_ops) WITH (fastupdate = off);
 
 CREATE TABLE relations (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
