@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
 	"github.com/memory-operator/memory-operator/server/config"
@@ -118,6 +120,19 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 		return ctrl.Result{}, err
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	if obs.budget.holdRollout {
+		// Over the connection budget: a pod that restarts keeps reading the
+		// last good configuration (its pool size), so nothing over budget
+		// reaches the fleet through the ConfigMap either.
+		err := r.Get(ctx, client.ObjectKeyFromObject(cm), cm)
+		if err == nil {
+			obs.configHash = configHash(cm.Data, obs.secretDigests)
+			return ctrl.Result{}, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", cm.Name, err)
+		}
+	}
 	if err := r.apply(ctx, ms, cm, func() {
 		mergeLabels(&cm.ObjectMeta, desired.Labels)
 		cm.Data = desired.Data

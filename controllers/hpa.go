@@ -57,8 +57,12 @@ func desiredAutoscaler(ms *mcpv1alpha1.MemoryServer) *autoscalingv2.HorizontalPo
 }
 
 // reconcileAutoscaler writes the HorizontalPodAutoscaler, or deletes it
-// when autoscaling is unset.
-func (r *MemoryServerReconciler) reconcileAutoscaler(ctx context.Context, ms *mcpv1alpha1.MemoryServer, _ *observed) (ctrl.Result, error) {
+// when autoscaling is unset. Over the connection budget it is left as it is
+// (a new one is not created), so it cannot scale past the last good bounds.
+func (r *MemoryServerReconciler) reconcileAutoscaler(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	if obs.budget.holdRollout {
+		return ctrl.Result{}, nil
+	}
 	desired := desiredAutoscaler(ms)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: ServerName(ms), Namespace: ms.Namespace}}
 	if desired == nil {

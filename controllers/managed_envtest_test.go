@@ -13,6 +13,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -158,6 +159,20 @@ func managedEvent(tb testing.TB, ns, name, typ, reason, text string) eventsv1.Ev
 		return fmt.Errorf("no %s %s event containing %q among %d", typ, reason, text, len(evs.Items))
 	})
 	return found
+}
+
+// managedPool is pool.maxConnections in the rendered server configuration.
+func managedPool(tb testing.TB, ns, name string) int32 {
+	tb.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := managedGet(context.Background(), ns, name+"-config", cm); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(cm.Data[controllers.ConfigFileKey]))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.Pool.MaxConnections
 }
 
 func managedJSON(tb testing.TB, obj any) string {
@@ -614,7 +629,27 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		t.Errorf("the over-budget fleet was rolled out: replicas %d generation %d->%d", *dep.Spec.Replicas, goodGen, dep.Generation)
 	}
 
-	// Back into budget: 6 replicas, 7 x 11 = 77.
+	// A larger pool while held does not reach the ConfigMap either: a pod
+	// that restarts keeps the last good pool size.
+	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Pool.MaxConnections = managedI32(12) })
+	managedWaitFor(t, ns, "fleet", "held with pool 12", func(ms *mcpv1alpha1.MemoryServer) error {
+		c := meta.FindStatusCondition(ms.Status.Conditions, mcpv1alpha1.ConditionConnectionBudget)
+		if c == nil || c.Reason != mcpv1alpha1.ReasonBudgetExceeded || !strings.Contains(c.Message, "x (12 pool + 1 prober) = 143 connections") {
+			return fmt.Errorf("ConnectionBudget %+v", c)
+		}
+		return nil
+	})
+	if got := managedPool(t, ns, "fleet"); got != 10 {
+		t.Errorf("held ConfigMap pool.maxConnections %d, want the last good 10", got)
+	}
+	if err := managedGet(ctx, ns, "fleet", dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Generation != goodGen {
+		t.Errorf("the held Deployment changed (generation %d -> %d)", goodGen, dep.Generation)
+	}
+
+	// Back into budget: 6 replicas, 7 x 13 = 91.
 	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Replicas = managedI32(6) })
 	managedWaitFor(t, ns, "fleet", "within budget again", func(ms *mcpv1alpha1.MemoryServer) error {
 		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
@@ -628,7 +663,13 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		}
 		return nil
 	})
-	managedEvent(t, ns, "fleet", corev1.EventTypeNormal, mcpv1alpha1.ReasonWithinBudget, "77 connections fits")
+	managedEvent(t, ns, "fleet", corev1.EventTypeNormal, mcpv1alpha1.ReasonWithinBudget, "91 connections fits")
+	if got := managedPool(t, ns, "fleet"); got != 12 {
+		t.Errorf("ConfigMap pool.maxConnections %d after the hold, want 12", got)
+	}
+	if dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash] == goodHash {
+		t.Error("the new pool size did not roll the pods")
+	}
 
 	// Over budget again, then a larger database makes it fit.
 	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Replicas = managedI32(10) })
@@ -645,6 +686,39 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		}
 		if *dep.Spec.Replicas != 10 {
 			return fmt.Errorf("replicas %d", *dep.Spec.Replicas)
+		}
+		return nil
+	})
+
+	// An autoscaler is held too: its bounds stay those of the last fleet
+	// that fit (max 4: 5 x 11 = 55; max 12: 13 x 11 = 143 > 95).
+	auto := managedServer(ns, "auto", mcpv1alpha1.BackendPostgres, 1)
+	auto.Spec.Pool.MaxConnections = managedI32(10)
+	auto.Spec.Autoscaling = &mcpv1alpha1.AutoscalingSpec{MaxReplicas: 4}
+	managedCreate(t, auto)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	eventually(t, "HPA", func(ctx context.Context) error { return managedGet(ctx, ns, "auto", hpa) })
+	managedPatch(t, ns, "auto", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Autoscaling.MaxReplicas = 12 })
+	managedWaitFor(t, ns, "auto", "autoscaler over budget", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded)
+	})
+	if err := managedGet(ctx, ns, "auto", hpa); err != nil {
+		t.Fatal(err)
+	}
+	if hpa.Spec.MaxReplicas != 4 {
+		t.Errorf("held HPA maxReplicas %d, want the last good 4", hpa.Spec.MaxReplicas)
+	}
+	managedPatch(t, ns, "auto", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Autoscaling.MaxReplicas = 8 }) // 9 x 11 = 99 > 95
+	managedWaitFor(t, ns, "auto", "still over", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded)
+	})
+	managedPatch(t, ns, "auto", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Autoscaling.MaxReplicas = 7 }) // 8 x 11 = 88
+	eventually(t, "HPA at 7", func(ctx context.Context) error {
+		if err := managedGet(ctx, ns, "auto", hpa); err != nil {
+			return err
+		}
+		if hpa.Spec.MaxReplicas != 7 {
+			return fmt.Errorf("maxReplicas %d", hpa.Spec.MaxReplicas)
 		}
 		return nil
 	})
