@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -414,5 +416,43 @@ func TestResourceSubscription(t *testing.T) {
 	case <-updates:
 		t.Error("a read produced a notification")
 	default:
+	}
+}
+
+// TestConcurrentWritesAreNotLost: 64 concurrent add_observations to one
+// entity from 8 sessions; every acknowledged write is there afterwards (the
+// reference server, which rewrites its file per call, loses most of them).
+func TestConcurrentWritesAreNotLost(t *testing.T) {
+	s := start(t, nil, "--sqlite-path", filepath.Join(t.TempDir(), "m.db"))
+	sessions := make([]*mcp.ClientSession, 8)
+	for i := range sessions {
+		sessions[i] = connect(t, &mcp.StreamableClientTransport{Endpoint: "http://" + s.addr + "/mcp"})
+	}
+	ok(t, sessions[0], "create_entities", `{"entities":[{"name":"hot","entityType":"t","observations":[]}]}`)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := sessions[i%8].CallTool(context.Background(), &mcp.CallToolParams{Name: "add_observations",
+				Arguments: json.RawMessage(fmt.Sprintf(`{"observations":[{"entityName":"hot","contents":["write %d"]}]}`, i))})
+			if err != nil || res.IsError {
+				errs <- fmt.Sprintf("write %d: %v %+v", i, err, res)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	st, _ := ok(t, sessions[0], "open_nodes", `{"names":["hot"]}`)
+	ents, _ := st["entities"].([]any)
+	if len(ents) != 1 {
+		t.Fatalf("open_nodes: %v", st)
+	}
+	if obs, _ := ents[0].(map[string]any)["observations"].([]any); len(obs) != 64 {
+		t.Errorf("%d of 64 observations kept", len(obs))
 	}
 }

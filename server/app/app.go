@@ -124,9 +124,18 @@ func Serve(ctx context.Context, cfg config.Config, store memory.Store, o Options
 	for ss := range srv.SDK().Sessions() {
 		_ = ss.Close()
 	}
-	if err := <-shutdownDone; err != nil {
-		log.Warn("forcing the remaining connections closed", "err", err)
+	// With no call left, what remains are idle or never-used connections
+	// (net/http waits 5 s before it counts a new, unused connection as
+	// idle): give them a moment, then close them.
+	select {
+	case err := <-shutdownDone:
+		if err != nil {
+			log.Warn("forcing the remaining connections closed", "err", err)
+			_ = hs.Close()
+		}
+	case <-time.After(time.Second):
 		_ = hs.Close()
+		<-shutdownDone
 	}
 	log.Info("shut down")
 	return nil

@@ -149,10 +149,10 @@ func (s *Server) graphChanged(ctx context.Context) {
 // SDK returns the underlying SDK server (for transports).
 func (s *Server) SDK() *sdk.Server { return s.sdk }
 
-// InFlight is the number of tool calls running now.
+// InFlight is the number of tool calls and resource reads running now.
 func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 
-// Drain waits until no tool call is running or ctx ends.
+// Drain waits until no tool call or resource read is running, or ctx ends.
 func (s *Server) Drain(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -274,6 +274,8 @@ func messageResult(msg string) *sdk.CallToolResult {
 }
 
 func (s *Server) readResource(ctx context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	g, err := s.store.ReadGraph(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("while reading the knowledge graph: %w", err)
