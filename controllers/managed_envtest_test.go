@@ -328,6 +328,25 @@ func TestManagedPostgresObjects(t *testing.T) {
 	if args := strings.Join(sts.Spec.Template.Spec.Containers[0].Args, " "); args != "-c max_connections=200" {
 		t.Errorf("args %q after the change", args)
 	}
+
+	// A new size cannot change the claim template: reported, not applied.
+	managedPatch(t, ns, "pg", func(ms *mcpv1alpha1.MemoryServer) {
+		q := resource.MustParse("30Gi")
+		ms.Spec.Backend.Postgres.Managed.Storage.Size = &q
+	})
+	managedWaitFor(t, ns, "pg", "storage drift reported", func(ms *mcpv1alpha1.MemoryServer) error {
+		c := meta.FindStatusCondition(ms.Status.Conditions, mcpv1alpha1.ConditionBackendReady)
+		if c == nil || !strings.Contains(c.Message, "size 20Gi (spec 30Gi)") {
+			return fmt.Errorf("BackendReady %+v", c)
+		}
+		return nil
+	})
+	if err := managedGet(ctx, ns, "pg-postgres", sts); err != nil {
+		t.Fatal(err)
+	}
+	if q := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; q.Cmp(resource.MustParse("20Gi")) != 0 {
+		t.Errorf("claim template %s", q.String())
+	}
 }
 
 func TestManagedNeo4jObjects(t *testing.T) {

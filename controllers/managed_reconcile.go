@@ -91,7 +91,39 @@ func (r *MemoryServerReconciler) managedReconcile(ctx context.Context, ms *mcpv1
 		b.status, b.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonStatefulSetNotReady
 		b.message = fmt.Sprintf("managed %s StatefulSet %s is not ready yet (%d/%d ready)", managedKind(ms), sts.Name, ready, want)
 	}
+	b.message += managedStorageDrift(sts, managedDesiredStatefulSet(ms))
 	return ctrl.Result{}, nil
+}
+
+// managedStorageDrift explains, for the BackendReady message, a storage
+// spec that differs from the StatefulSet's claim template: the API server
+// refuses to change a template, so the change is not applied; "" when they
+// agree.
+func managedStorageDrift(have, want *appsv1.StatefulSet) string {
+	if len(have.Spec.VolumeClaimTemplates) == 0 || len(want.Spec.VolumeClaimTemplates) == 0 {
+		return ""
+	}
+	h, w := have.Spec.VolumeClaimTemplates[0].Spec, want.Spec.VolumeClaimTemplates[0].Spec
+	hs, ws := h.Resources.Requests[corev1.ResourceStorage], w.Resources.Requests[corev1.ResourceStorage]
+	var drift []string
+	if hs.Cmp(ws) != 0 {
+		drift = append(drift, fmt.Sprintf("size %s (spec %s)", hs.String(), ws.String()))
+	}
+	if w.StorageClassName != nil && (h.StorageClassName == nil || *h.StorageClassName != *w.StorageClassName) {
+		drift = append(drift, fmt.Sprintf("storageClassName %q (spec %q)", managedDerefString(h.StorageClassName), *w.StorageClassName))
+	}
+	if len(drift) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; storage is not changed in place: the claims keep %s; resize the PersistentVolumeClaim "+
+		"(if its class allows expansion) or recreate the database", strings.Join(drift, ", "))
+}
+
+func managedDerefString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func managedDeref(p *int32, def int32) int32 {

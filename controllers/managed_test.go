@@ -325,3 +325,24 @@ func TestManagedPasswordStaysInTheSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestManagedStorageDrift(t *testing.T) {
+	ms := managedTestMS(mcpv1alpha1.BackendPostgres)
+	have := desiredPostgresStatefulSet(ms)
+	if d := managedStorageDrift(have, desiredPostgresStatefulSet(ms)); d != "" {
+		t.Errorf("no change, drift %q", d)
+	}
+	class := "fast"
+	ms.Spec.Backend.Postgres.Managed.Storage = mcpv1alpha1.StorageSpec{Size: ptr.To(resource.MustParse("20Gi")), StorageClassName: &class}
+	d := managedStorageDrift(have, desiredPostgresStatefulSet(ms))
+	for _, want := range []string{`size 10Gi (spec 20Gi)`, `storageClassName "" (spec "fast")`, "resize the PersistentVolumeClaim"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("drift %q lacks %q", d, want)
+		}
+	}
+	// A semantically equal quantity is no drift.
+	ms.Spec.Backend.Postgres.Managed.Storage = mcpv1alpha1.StorageSpec{Size: ptr.To(resource.MustParse("10240Mi"))}
+	if d := managedStorageDrift(have, desiredPostgresStatefulSet(ms)); d != "" {
+		t.Errorf("10240Mi equals 10Gi, drift %q", d)
+	}
+}
