@@ -35,8 +35,6 @@ type Options struct {
 	Stdout io.Writer
 	// Listener, if set, is used instead of listening on cfg.Listen (tests).
 	Listener net.Listener
-	// OnListen, if set, is called with the HTTP address once listening.
-	OnListen func(addr string)
 }
 
 // Serve runs the server until ctx ends (SIGTERM, SIGINT), then shuts down
@@ -100,9 +98,6 @@ func Serve(ctx context.Context, cfg config.Config, store memory.Store, o Options
 	}
 	log.Info("serving MCP", "transport", cfg.Transport, "addr", ln.Addr().String(), "backend", store.Backend(),
 		"endpoints", map[bool]string{true: "/mcp /sse", false: "/mcp"}[cfg.Transport == config.TransportSSE], "auth", len(tokens) > 0)
-	if o.OnListen != nil {
-		o.OnListen(ln.Addr().String())
-	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 
