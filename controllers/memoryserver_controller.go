@@ -86,7 +86,14 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	if !ms.DeletionTimestamp.IsZero() {
 		// Children go by garbage collection (controller references); the
-		// managed database's claims only with storage.deleteOnRemoval.
+		// SQLite and managed database's claims only with
+		// storage.deleteOnRemoval.
+		if err := r.finalizeSQLiteStorage(ctx, ms); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+			}
+			return ctrl.Result{}, err
+		}
 		return r.managedFinalize(ctx, ms)
 	}
 

@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
 
@@ -89,12 +90,22 @@ func TestInvalidMemoryServersAreRefused(t *testing.T) {
 		if err := suite.k8s.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
-		if err := unstructured.SetNestedMap(obj.Object, map[string]any{
-			"type": "postgres", "postgres": map[string]any{"managed": map[string]any{}},
-		}, "spec", "backend"); err != nil {
-			t.Fatal(err)
+		// The operator may update the object meanwhile (a finalizer): retry
+		// on conflicts with a fresh copy.
+		var err error
+		for attempt := 0; attempt < 20; attempt++ {
+			if err = suite.k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+				t.Fatal(err)
+			}
+			if err := unstructured.SetNestedMap(obj.Object, map[string]any{
+				"type": "postgres", "postgres": map[string]any{"managed": map[string]any{}},
+			}, "spec", "backend"); err != nil {
+				t.Fatal(err)
+			}
+			if err = suite.k8s.Update(context.Background(), obj); !apierrors.IsConflict(err) {
+				break
+			}
 		}
-		err := suite.k8s.Update(context.Background(), obj)
 		if err == nil || !strings.Contains(err.Error(), "spec.backend.type") || !strings.Contains(err.Error(), "backend.type is immutable") {
 			t.Fatalf("changing backend.type: want refused naming spec.backend.type, got %v", err)
 		}

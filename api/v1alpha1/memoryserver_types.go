@@ -294,7 +294,8 @@ type StorageSpec struct {
 	StorageClassName *string `json:"storageClassName,omitempty"`
 
 	// deleteOnRemoval deletes the volume when the MemoryServer is deleted.
-	// By default a managed database's volumes are kept.
+	// By default the volume (a managed database's, or the SQLite file's) is
+	// kept, and a MemoryServer of the same name created later uses it again.
 	// +optional
 	DeleteOnRemoval bool `json:"deleteOnRemoval,omitempty"`
 }
