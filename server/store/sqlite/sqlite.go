@@ -71,6 +71,12 @@ type Config struct {
 	// MaxConnLifetime recycles connections older than this (default 0:
 	// never, which suits a file database).
 	MaxConnLifetime time.Duration
+	// IndexMergeInterval is how often a background loop checks whether to
+	// merge the full-text index segments (default 10s; negative: never).
+	IndexMergeInterval time.Duration
+	// IndexMergeWrites is the number of writes since the last merge that
+	// makes the loop merge again (default 1000).
+	IndexMergeWrites int
 	// Logger receives the store's logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -91,6 +97,12 @@ func (c *Config) setDefaults() {
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = DefaultQueryTimeout
 	}
+	if c.IndexMergeInterval == 0 {
+		c.IndexMergeInterval = DefaultIndexMergeInterval
+	}
+	if c.IndexMergeWrites <= 0 {
+		c.IndexMergeWrites = DefaultIndexMergeWrites
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -108,6 +120,9 @@ type Store struct {
 	readStmts  statements
 	trigrams   *trigramStats
 	writes     atomic.Int64
+
+	stopMerge context.CancelFunc
+	mergeDone chan struct{}
 
 	waiting     atomic.Int32
 	acquires    atomic.Int64
@@ -173,6 +188,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.trigrams = newTrigramStats(&s.writes)
+	if cfg.IndexMergeInterval > 0 {
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopMerge, s.mergeDone = cancel, make(chan struct{})
+		go s.mergeLoop(mctx)
+	}
 	s.log.Info("sqlite store open", "path", cfg.Path, "maxReaders", cfg.MaxReaders)
 	return s, nil
 }
@@ -183,6 +203,10 @@ func (s *Store) Backend() string { return BackendName }
 // Close closes every connection. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stopMerge != nil {
+			s.stopMerge()
+			<-s.mergeDone
+		}
 		s.closeErr = errors.Join(s.readers.Close(), s.pinger.Close(), s.writer.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("while closing the sqlite store: %w", s.closeErr)

@@ -33,6 +33,14 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) memory.Store { return open(t, sqlite.Config{}) })
 }
 
+// TestConformanceWhileMerging runs the suite with the background index
+// merge running after every write, so searches race with merges.
+func TestConformanceWhileMerging(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) memory.Store {
+		return open(t, sqlite.Config{IndexMergeInterval: time.Millisecond, IndexMergeWrites: 1})
+	})
+}
+
 // lockFile takes SQLite's write lock on path from another connection, as
 // another process would, until the returned function is called.
 func lockFile(t *testing.T, path string) func() {

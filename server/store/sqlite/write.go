@@ -30,6 +30,7 @@ const (
 var writeSQL = []string{
 	sqlInsertEntity, sqlIndexEntity, sqlRankEntity, sqlInsertObservation, sqlIndexObservation, sqlRankObservation,
 	sqlInsertRelation, sqlEntityID, sqlDeleteRelationsOf, sqlDeleteEntity, sqlDeleteObservation, sqlDeleteRelation,
+	sqlTotalChanges, mergeSQL(mergeTables[0]), mergeSQL(mergeTables[1]),
 }
 
 // CreateEntities creates the entities whose name is new; see memory.Store.
