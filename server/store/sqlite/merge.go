@@ -36,6 +36,7 @@ func (s *Store) mergeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.IndexMergeInterval)
 	defer t.Stop()
 	var merged int64
+	var notBefore time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -43,12 +44,16 @@ func (s *Store) mergeLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		w := s.writes.Load()
-		if w-merged < int64(s.cfg.IndexMergeWrites) {
+		if w-merged < int64(s.cfg.IndexMergeWrites) || time.Now().Before(notBefore) {
 			continue
 		}
 		merged = w
 		start := time.Now()
 		steps, err := s.mergeIndexes(ctx)
+		// A merge rewrites the whole index: on a large graph under constant
+		// writes, rest four times as long as it took (at most a fifth of a
+		// core on merging).
+		notBefore = time.Now().Add(4 * time.Since(start))
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("merging the search indexes failed", "error", err)
 			continue
