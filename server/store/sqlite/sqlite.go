@@ -9,11 +9,14 @@
 // the writer works. A third single-connection handle serves Ping, so the
 // readiness prober never waits behind tool calls.
 //
-// Substring search (SearchNodes) uses FTS5 trigram tables over case-folded
-// text and re-checks every candidate exactly in Go. A query shorter than three
+// Substring search (SearchNodes) uses an FTS5 trigram index over case-folded
+// text, looks up the query's rarest trigrams (trigram.go) and re-checks every
+// candidate exactly in Go. A query shorter than three
 // runes (after folding) cannot use a trigram index: it falls back to a scan of
 // names, types and observations, which is as large as its result typically
-// is. SearchMemories ranks with bm25 over an FTS5 unicode61 table.
+// is. SearchMemories ranks with bm25 over an FTS5 unicode61 table. A
+// background loop merges the full-text index segments after bursts of
+// writes (see merge.go).
 package sqlite
 
 import (
