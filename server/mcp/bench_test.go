@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	sdkmcp "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/mcp"
@@ -230,5 +231,52 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := mcp.DecodeCreateEntities(raw); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+type openNodesIn struct {
+	Names []string `json:"names" jsonschema:"An array of entity names to retrieve"`
+}
+
+// BenchmarkRawVsTypedHandler compares, in one run and through the same HTTP
+// transport, open_nodes as this package registers it (raw SDK handler, own
+// strict decoding) with the same call registered through the SDK's typed
+// mcp.AddTool (reflection-based decoding, schema validation by generic maps,
+// structured output marshalled by the SDK).
+func BenchmarkRawVsTypedHandler(b *testing.B) {
+	cfg := config.Default()
+	cfg.SQLite.Path = filepath.Join(b.TempDir(), "bench.db")
+	st, err := store.Open(context.Background(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	seedStore(b, st)
+	srv := mcp.New(st, mcp.Options{Logger: slog.New(slog.DiscardHandler)})
+	sdkmcp.AddTool(srv.SDK(), &sdkmcp.Tool{Name: "open_nodes_typed", Description: "typed twin of open_nodes"},
+		func(ctx context.Context, _ *sdkmcp.CallToolRequest, in openNodesIn) (*sdkmcp.CallToolResult, memory.Graph, error) {
+			g, err := st.OpenNodes(ctx, in.Names)
+			return nil, g, err
+		})
+	hs := httptest.NewServer(srv.StreamableHandler(mcp.HTTPOptions{}))
+	defer hs.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var seq atomic.Int64
+	for _, tool := range []string{"open_nodes", "open_nodes_typed"} {
+		b.Run(tool, func(b *testing.B) {
+			b.SetParallelism(16)
+			sessions := make(chan *rawSession, 64)
+			for range 16 * runtime.GOMAXPROCS(0) {
+				sessions <- newRawSession(b, hs.URL, hc)
+			}
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				s := <-sessions
+				for pb.Next() {
+					i := int(seq.Add(1))
+					s.call(b, tool, `{"names":["`+benchName(i%benchEntities)+`","`+benchName((i*31)%benchEntities)+`","`+benchName((i*17)%benchEntities)+`"]}`)
+				}
+			})
+		})
 	}
 }
