@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"SearchNodesShortQueries", testSearchNodesShort},
 		{"SearchNodesFollowsWrites", testSearchNodesFollowsWrites},
 		{"SearchNodesRelationRule", testSearchNodesRelations},
+		{"SearchNodesMatchesBruteForce", testSearchNodesBruteForce},
 		{"OpenNodes", testOpenNodes},
 		{"SearchMemories", testSearchMemories},
 		{"FindRelated", testFindRelated},
