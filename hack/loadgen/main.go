@@ -28,6 +28,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -37,6 +38,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -73,6 +76,7 @@ func run() error {
 	flag.IntVar(&o.pid, "pid", 0, "server process id for CPU accounting (set automatically with --server-bin)")
 	flag.StringVar(&o.serverBin, "server-bin", "", "start this memory-server binary (arguments after --) and stop it at the end")
 	flag.StringVar(&o.serverEnv, "server-env", "", "extra environment for the server, comma-separated K=V")
+	pgAdmin := flag.String("postgres-admin-dsn", "", "with --server-bin: create a fresh database through this superuser DSN, run the server on it with --backend postgres, drop it at the end")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
 	flag.StringVar(&o.token, "token", "", "bearer token")
 	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), open (open_nodes only), search (search_nodes only)")
@@ -82,8 +86,18 @@ func run() error {
 	if o.url == "" {
 		o.url = "http://" + o.listen + "/mcp"
 	}
+	args := flag.Args()
+	if *pgAdmin != "" {
+		dsn, drop, err := freshDatabase(*pgAdmin)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		o.serverEnv = strings.Trim(o.serverEnv+",MEMORY_SERVER_POSTGRES_DSN="+dsn, ",")
+		args = append([]string{"--backend", "postgres"}, args...)
+	}
 	if o.serverBin != "" {
-		stop, pid, err := startServer(o, flag.Args())
+		stop, pid, err := startServer(o, args)
 		if err != nil {
 			return err
 		}
@@ -408,4 +422,35 @@ func startServer(o options, args []string) (stop func(), pid int, err error) {
 	}
 	stop()
 	return nil, 0, errors.New("the server did not become ready within 30s")
+}
+
+// freshDatabase creates an empty database through a superuser DSN and
+// returns its DSN and a function that drops it.
+func freshDatabase(admin string) (string, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("while connecting to PostgreSQL: %w", err)
+	}
+	name := fmt.Sprintf("memsrv_load_%d", os.Getpid())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		return "", nil, fmt.Errorf("while creating %s: %w", name, err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		conn.Close(ctx)
+		return "", nil, fmt.Errorf("while parsing the admin DSN: %w", err)
+	}
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: while dropping", name+":", err)
+		}
+		conn.Close(ctx)
+	}
+	return u.String(), drop, nil
 }
