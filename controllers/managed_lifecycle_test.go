@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
@@ -338,5 +339,60 @@ func TestManagedSamplesBudget(t *testing.T) {
 				return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
 			})
 		})
+	}
+}
+
+// managedStaleCache is a client whose cache has not seen any Secret yet,
+// as the manager's cache right after the operator created one.
+type managedStaleCache struct{ client.Client }
+
+func (c managedStaleCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*corev1.Secret); ok {
+		return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// TestManagedStaleCacheIsNotCredentialsLost: a credentials Secret the cache
+// misses is confirmed with the API server, so a lagging cache neither
+// reports CredentialsLost nor generates a new password.
+func TestManagedStaleCacheIsNotCredentialsLost(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	managedCreate(t, managedServer(ns, "lag", mcpv1alpha1.BackendPostgres, 1))
+	managedWaitFor(t, ns, "lag", "first reconcile", func(*mcpv1alpha1.MemoryServer) error { return nil })
+	managedSetReady(t, ns, "lag-postgres", 1)
+	managedWaitFor(t, ns, "lag", "BackendReady", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
+	})
+	ctx := context.Background()
+	pw, rv, err := managedPassword(ctx, ns, "lag-postgres-credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorder := events.NewFakeRecorder(1000)
+	stale := &controllers.MemoryServerReconciler{
+		Client: managedStaleCache{suite.k8s}, APIReader: suite.k8s, Scheme: suite.scheme, Recorder: recorder, DefaultImage: testImage,
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := stale.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "lag"}}); err != nil {
+			t.Fatalf("reconcile %d: %v", i, err)
+		}
+	}
+	ms := &mcpv1alpha1.MemoryServer{}
+	if err := managedGet(ctx, ns, "lag", ms); err != nil {
+		t.Fatal(err)
+	}
+	if err := managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady); err != nil {
+		t.Errorf("a stale cache changed BackendReady: %v", err)
+	}
+	close(recorder.Events)
+	for e := range recorder.Events {
+		if strings.Contains(e, mcpv1alpha1.ReasonCredentialsLost) {
+			t.Errorf("a stale cache produced the event %q", e)
+		}
+	}
+	if got, gotRV, err := managedPassword(ctx, ns, "lag-postgres-credentials"); err != nil || got != pw || gotRV != rv {
+		t.Errorf("the credentials Secret changed (err %v, resourceVersion %s -> %s)", err, rv, gotRV)
 	}
 }

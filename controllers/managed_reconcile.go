@@ -188,17 +188,11 @@ func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcp
 func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (res ctrl.Result, ok bool, err error) {
 	b := &obs.backend
 	name := CredentialsSecretName(ms)
-	secret := &corev1.Secret{}
-	err = r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: name}, secret)
-	switch {
-	case err == nil:
-		if k := credentialsMissingKey(ms, secret); k != "" {
-			b.status, b.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretKeyMissing
-			b.message = fmt.Sprintf("credentials Secret %s has no key %q; restore it with the password the %s database was initialised with", name, k, managedKind(ms))
-			r.managedWarnOnce(ms, b.reason, b.message)
-			return ctrl.Result{}, false, nil
-		}
-	case apierrors.IsNotFound(err):
+	secret, err := r.managedGetCredentials(ctx, ms)
+	if err != nil {
+		return ctrl.Result{}, false, err
+	}
+	if secret == nil {
 		held, what, err := r.managedDatabaseExists(ctx, ms)
 		if err != nil {
 			return ctrl.Result{}, false, err
@@ -219,17 +213,19 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 		if err := controllerutil.SetControllerReference(ms, secret, r.Scheme); err != nil {
 			return ctrl.Result{}, false, fmt.Errorf("while setting the owner of Secret %s: %w", name, err)
 		}
-		// Create, never update: if another reconcile won the race its
-		// password stands and this one is dropped.
+		// Create, never update: if another reconcile won the race, its
+		// password stands, this one is dropped, and the AlreadyExists error
+		// requeues without touching the status.
 		if err := r.Create(ctx, secret); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return ctrl.Result{RequeueAfter: conflictRequeue}, false, nil
-			}
 			return ctrl.Result{}, false, fmt.Errorf("while creating Secret %s: %w", name, err)
 		}
 		r.recordWrite(ctx, ms, secret, "Secret", "created")
-	default:
-		return ctrl.Result{}, false, fmt.Errorf("while reading Secret %s: %w", name, err)
+	}
+	if k := credentialsMissingKey(ms, secret); k != "" {
+		b.status, b.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretKeyMissing
+		b.message = fmt.Sprintf("credentials Secret %s has no key %q; restore it with the password the %s database was initialised with", name, k, managedKind(ms))
+		r.managedWarnOnce(ms, b.reason, b.message)
+		return ctrl.Result{}, false, nil
 	}
 	// The keys the server reads go into the config hash, as digests: a
 	// Secret restored by hand (new UID, maybe a new password) rolls the pods.
@@ -238,6 +234,28 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 		obs.secretDigests[name+"/"+k] = credentialsDigest(secret, k)
 	}
 	return ctrl.Result{}, true, nil
+}
+
+// managedGetCredentials reads the credentials Secret; nil when it does not
+// exist. A miss in the cache is confirmed with the API server (the cache
+// may not have seen a Secret this operator just created): deciding that
+// the credentials are lost, or generating new ones, is never done on a
+// stale cache.
+func (r *MemoryServerReconciler) managedGetCredentials(ctx context.Context, ms *mcpv1alpha1.MemoryServer) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: ms.Namespace, Name: CredentialsSecretName(ms)}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		err = r.managedReader().Get(ctx, key, secret)
+	}
+	switch {
+	case err == nil:
+		return secret, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("while reading Secret %s: %w", key.Name, err)
+	}
 }
 
 // credentialsDigest is the digest of one key of s: an HMAC keyed by the
@@ -254,14 +272,14 @@ func credentialsDigest(s *corev1.Secret, key string) string {
 // database initialised with the old password.
 func (r *MemoryServerReconciler) managedDatabaseExists(ctx context.Context, ms *mcpv1alpha1.MemoryServer) (bool, string, error) {
 	sts := &appsv1.StatefulSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: DatabaseName(ms)}, sts)
+	err := r.managedReader().Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: DatabaseName(ms)}, sts)
 	switch {
 	case err == nil:
 		return true, "StatefulSet " + sts.Name, nil
 	case !apierrors.IsNotFound(err):
 		return false, "", fmt.Errorf("while reading StatefulSet %s: %w", DatabaseName(ms), err)
 	}
-	pvcs, err := r.managedClaims(ctx, ms)
+	pvcs, err := r.managedClaims(ctx, r.managedReader(), ms)
 	if err != nil {
 		return false, "", err
 	}
@@ -275,9 +293,9 @@ func (r *MemoryServerReconciler) managedDatabaseExists(ctx context.Context, ms *
 // controller made from the database's claim template:
 // data-<name>-<type>-<ordinal>, with the database's labels. Claims of
 // anything else (the sqlite volume, other apps) never match both.
-func (r *MemoryServerReconciler) managedClaims(ctx context.Context, ms *mcpv1alpha1.MemoryServer) ([]corev1.PersistentVolumeClaim, error) {
+func (r *MemoryServerReconciler) managedClaims(ctx context.Context, reader client.Reader, ms *mcpv1alpha1.MemoryServer) ([]corev1.PersistentVolumeClaim, error) {
 	var list corev1.PersistentVolumeClaimList
-	if err := r.List(ctx, &list, client.InNamespace(ms.Namespace),
+	if err := reader.List(ctx, &list, client.InNamespace(ms.Namespace),
 		client.MatchingLabels(SelectorLabels(ms, mcpv1alpha1.ComponentDatabase))); err != nil {
 		return nil, fmt.Errorf("while listing the PersistentVolumeClaims of %s: %w", DatabaseName(ms), err)
 	}
@@ -290,6 +308,15 @@ func (r *MemoryServerReconciler) managedClaims(ctx context.Context, ms *mcpv1alp
 		}
 	}
 	return out, nil
+}
+
+// managedReader reads past the cache (APIReader), or through Client when
+// no APIReader is set (a reconciler built without a manager).
+func (r *MemoryServerReconciler) managedReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // managedWarnOnce emits a Warning event unless BackendReady already says
@@ -330,7 +357,7 @@ func (r *MemoryServerReconciler) managedFinalize(ctx context.Context, ms *mcpv1a
 		return ctrl.Result{}, nil
 	}
 	if managedDeleteOnRemoval(ms) {
-		pvcs, err := r.managedClaims(ctx, ms)
+		pvcs, err := r.managedClaims(ctx, r.Client, ms)
 		if err != nil {
 			return ctrl.Result{}, err
 		}

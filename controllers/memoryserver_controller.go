@@ -53,6 +53,11 @@ type MemoryServerReconciler struct {
 	// MaxConcurrentReconciles is how many MemoryServers are reconciled at
 	// once (default 1). Each reconcile mostly waits on the API server.
 	MaxConcurrentReconciles int
+	// APIReader reads the API server directly, bypassing the cache, where a
+	// stale cache would be dangerous: a credentials Secret the cache misses
+	// is confirmed gone before a new password is generated or CredentialsLost
+	// is reported. Nil means Client; SetupWithManager sets the manager's.
+	APIReader client.Reader
 
 	// childWrites counts child writes (ChildWritesMetric); set up by
 	// SetupWithManager.
@@ -148,6 +153,9 @@ func mergeResults(a, b ctrl.Result) ctrl.Result {
 // secretRefIndex field index).
 func (r *MemoryServerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.childWrites = newChildWrites()
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(ControllerName)
 	}
