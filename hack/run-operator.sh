@@ -49,7 +49,13 @@ reachable() { # [kubeconfig]
 
 install_crds() { # kubeconfig...
 	"$KUBECTL" "$@" apply --server-side --force-conflicts -f config/crd/bases >&2
-	"$KUBECTL" "$@" wait --for condition=established --timeout=60s crd/memoryservers.mcp.memory.dev >&2
+	# Right after the apply the CRD may have no conditions yet, which
+	# `kubectl wait` reports as an error: retry.
+	for _ in $(seq 1 30); do
+		"$KUBECTL" "$@" wait --for condition=established --timeout=5s crd/memoryservers.mcp.memory.dev >&2 2>/dev/null && return 0
+		sleep 1
+	done
+	"$KUBECTL" "$@" wait --for condition=established --timeout=5s crd/memoryservers.mcp.memory.dev >&2
 }
 
 if [ -z "${RUN_OPERATOR_LOCAL:-}${CONTROL_PLANE_ONLY:-}" ] && reachable; then
