@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"math/rand/v2"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -20,81 +18,33 @@ import (
 // benchEntities is the size of the seeded graph.
 const benchEntities = 10000
 
-func seeded(b *testing.B) (*postgres.Store, string) {
-	b.Helper()
+// BenchmarkBareSQLVsStore runs the mixed workload (b.RunParallel, 32
+// callers) and each operation alone on a 10,000-entity graph, each row first
+// through the store ("<row>/Store") and right after as bare SQL
+// ("<row>/BareSQL"): the statements the store sends, run directly through a
+// pgxpool of the same size and statement mode, with none of the store's Go
+// work (validation, folding, domain values, the re-check). Store/BareSQL is
+// the store layer's overhead. cpu-ns/op counts this process only, not the
+// PostgreSQL server.
+func BenchmarkBareSQLVsStore(b *testing.B) {
 	dsn := storetest.CreateDatabase(b, storetest.PostgresAdminDSN(b))
 	s, err := postgres.New(context.Background(), postgres.Config{DSN: dsn})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.Close() })
+	defer s.Close()
 	storetest.Seed(b, s, benchEntities)
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `VACUUM ANALYZE`); err != nil {
-		b.Fatal(err)
-	}
-	return s, dsn
-}
-
-// BenchmarkStore: the store's methods on a 10,000-entity graph; Mixed is the
-// 80/20 workload with b.RunParallel. cpu-ns/op counts this process only,
-// not the PostgreSQL server.
-func BenchmarkStore(b *testing.B) {
-	s, _ := seeded(b)
-	b.Run("Mixed", func(b *testing.B) { storetest.BenchmarkMixed(b, s, benchEntities) })
-	storetest.BenchmarkOps(b, s, benchEntities)
-}
-
-// BenchmarkBareSQL runs the statements the store sends for the same
-// workload directly through a pgxpool of the same size and mode, with none
-// of the store's Go work (validation, folding, keys are computed but no
-// domain values are built, no re-check). Store/BareSQL is the store layer's
-// overhead.
-func BenchmarkBareSQL(b *testing.B) {
-	_, dsn := seeded(b)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, pool: pool}
-	b.Run("Mixed", func(b *testing.B) {
-		var seed atomic.Uint64
-		b.ReportAllocs()
-		storetest.MeasureCPU(b, func() {
-			b.SetParallelism(storetest.Clients / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pb *testing.PB) {
-				r := rand.New(rand.NewPCG(seed.Add(1), 42))
-				for pb.Next() {
-					if err := bare.do(r, bare.w.Next(r)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	})
-	r := rand.New(rand.NewPCG(7, 7))
-	for _, op := range []struct {
-		name string
-		op   storetest.Op
-	}{{"SearchNodes", storetest.OpSearch}, {"OpenNodes3", storetest.OpOpen}, {"CreateEntities1", storetest.OpCreate},
-		{"AddObservations1", storetest.OpObserve}, {"CreateRelations1", storetest.OpRelate}} {
-		b.Run(op.name, func(b *testing.B) {
-			b.ReportAllocs()
-			storetest.MeasureCPU(b, func() {
-				for b.Loop() {
-					if err := bare.do(r, op.op); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		})
+	if _, err := pool.Exec(context.Background(), `VACUUM ANALYZE`); err != nil {
+		b.Fatal(err)
 	}
+	w := &storetest.Workload{N: benchEntities}
+	bare := &bareSQL{w: w, pool: pool}
+	storetest.CompareWithBare(b, s, w, bare.do)
 }
 
 type bareSQL struct {
@@ -117,18 +67,14 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 		return x.readGraph(ctx, bareOpen, [][]byte{key(names[0]), key(names[1]), key(names[2])})
 	case storetest.OpCreate:
 		e := x.w.NewEntity()
-		return pgx.BeginTxFunc(ctx, x.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			var n int
-			return tx.QueryRow(ctx, bareInsertEntity, e.Name, key(e.Name), e.EntityType, e.Name, e.EntityType,
-				e.Observations, [][]byte{key(e.Observations[0])}, e.Observations).Scan(&n)
-		})
+		var n int
+		return x.pool.QueryRow(ctx, bareInsertEntity, e.Name, key(e.Name), e.EntityType, e.Name, e.EntityType,
+			e.Observations, [][]byte{key(e.Observations[0])}, e.Observations).Scan(&n)
 	case storetest.OpObserve:
 		a := x.w.NewObservation(r)
-		return pgx.BeginTxFunc(ctx, x.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			var n int
-			var added []string
-			return tx.QueryRow(ctx, bareAddObservations, key(a.EntityName), a.Contents, [][]byte{key(a.Contents[0])}, a.Contents).Scan(&n, &added)
-		})
+		var n int
+		var added []string
+		return x.pool.QueryRow(ctx, bareAddObservations, key(a.EntityName), a.Contents, [][]byte{key(a.Contents[0])}, a.Contents).Scan(&n, &added)
 	case storetest.OpRelate:
 		rel := x.w.NewRelation(r)
 		rows, err := x.pool.Query(ctx, bareInsertRelations, []string{rel.From}, []string{rel.To}, []string{rel.RelationType},

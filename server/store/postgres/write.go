@@ -13,6 +13,14 @@ import (
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 )
 
+// querier is a transaction or a pooled connection: a method whose work is
+// one statement runs it on the connection, where PostgreSQL makes it
+// atomic by itself, and saves the BEGIN and COMMIT round trips.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // key is the SHA-256 of s: the indexed identity of a name or observation.
 func key(s string) []byte {
 	sum := sha256.Sum256([]byte(s))
@@ -55,7 +63,7 @@ SELECT count(*) FROM e`
 
 // insertEntity creates one entity and its (deduplicated) observations unless
 // the name exists; it reports whether it did.
-func insertEntity(ctx context.Context, q pgx.Tx, e memory.Entity) (bool, error) {
+func insertEntity(ctx context.Context, q querier, e memory.Entity) (bool, error) {
 	obs := storeutil.Dedup(e.Observations)
 	folds := make([]string, len(obs))
 	for i, o := range obs {
@@ -77,6 +85,20 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 		return nil, err
 	}
 	created := make([]memory.Entity, 0, len(entities))
+	if len(entities) == 1 {
+		e := entities[0]
+		err := s.one(ctx, "creating entities", func(ctx context.Context, conn *pgxpool.Conn) error {
+			ok, err := insertEntity(ctx, conn, e)
+			if ok {
+				created = append(created[:0], memory.Entity{Name: e.Name, EntityType: e.EntityType, Observations: storeutil.Dedup(e.Observations)})
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return created, nil
+	}
 	err := s.inTx(ctx, "creating entities", readWrite, func(ctx context.Context, tx pgx.Tx) error {
 		created = created[:0]
 		for _, e := range entities {
@@ -125,9 +147,7 @@ func relationArgs(relations []memory.Relation) ([]memory.Relation, []any) {
 
 // insertRelations inserts relations and returns those created, in input
 // order.
-func insertRelations(ctx context.Context, q interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}, relations []memory.Relation) ([]memory.Relation, error) {
+func insertRelations(ctx context.Context, q querier, relations []memory.Relation) ([]memory.Relation, error) {
 	created := []memory.Relation{}
 	if len(relations) == 0 {
 		return created, nil
@@ -189,7 +209,7 @@ SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id)
 
 // addObservations appends the absent observations of one entity; ok false
 // means the entity does not exist.
-func addObservations(ctx context.Context, tx pgx.Tx, name string, contents []string) (added []string, ok bool, err error) {
+func addObservations(ctx context.Context, tx querier, name string, contents []string) (added []string, ok bool, err error) {
 	obs := storeutil.Dedup(contents)
 	folds := make([]string, len(obs))
 	for i, o := range obs {
@@ -209,6 +229,24 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 		return nil, err
 	}
 	results := make([]memory.ObservationResult, 0, len(additions))
+	if len(additions) == 1 {
+		// One statement: an unknown entity inserts nothing by itself.
+		a := additions[0]
+		var found bool
+		var added []string
+		err := s.one(ctx, "adding observations", func(ctx context.Context, conn *pgxpool.Conn) error {
+			var err error
+			added, found, err = addObservations(ctx, conn, a.EntityName, a.Contents)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, &memory.EntityNotFoundError{Name: a.EntityName}
+		}
+		return append(results, memory.ObservationResult{EntityName: a.EntityName, AddedObservations: added}), nil
+	}
 	err := s.inTx(ctx, "adding observations", readWrite, func(ctx context.Context, tx pgx.Tx) error {
 		results = results[:0]
 		for _, a := range additions {

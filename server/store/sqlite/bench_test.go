@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
-	"sync/atomic"
 	"testing"
 
 	"github.com/memory-operator/memory-operator/server/memory"
@@ -19,33 +17,23 @@ import (
 // benchEntities is the size of the seeded graph.
 const benchEntities = 10000
 
-func seeded(b *testing.B) (*sqlite.Store, string) {
-	b.Helper()
+// BenchmarkBareSQLVsStore runs the mixed workload (b.RunParallel, 32
+// callers) and each operation alone on a 10,000-entity graph, each row first
+// through the store ("<row>/Store") and right after as bare SQL
+// ("<row>/BareSQL"): the statements the store issues, run directly through
+// database/sql on the same writer/reader split with the same prepared
+// statements and transactions, with none of the store's Go work (validation,
+// folding, the trigram choice, re-check, domain values). Store/BareSQL is
+// the store layer's overhead.
+func BenchmarkBareSQLVsStore(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
-	s, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
+	// No background merge: both sides read the same index.
+	s, err := sqlite.New(context.Background(), sqlite.Config{Path: path, IndexMergeInterval: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.Close() })
+	defer s.Close()
 	storetest.Seed(b, s, benchEntities)
-	return s, path
-}
-
-// BenchmarkStore: the store's methods on a 10,000-entity graph; Mixed is the
-// 80/20 workload with b.RunParallel.
-func BenchmarkStore(b *testing.B) {
-	s, _ := seeded(b)
-	b.Run("Mixed", func(b *testing.B) { storetest.BenchmarkMixed(b, s, benchEntities) })
-	storetest.BenchmarkOps(b, s, benchEntities)
-}
-
-// BenchmarkBareSQL runs the statements the store issues for the same
-// workload directly through database/sql (same writer/reader split, same
-// transactions), with none of the store's Go work: no validation, folding,
-// re-check or domain values. Store/BareSQL is the store layer's overhead.
-func BenchmarkBareSQL(b *testing.B) {
-	s, path := seeded(b)
-	_ = s.Close()
 	base := path + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(normal)"
 	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
@@ -60,7 +48,8 @@ func BenchmarkBareSQL(b *testing.B) {
 	defer readers.Close()
 	readers.SetMaxOpenConns(sqlite.DefaultMaxReaders())
 	readers.SetMaxIdleConns(sqlite.DefaultMaxReaders())
-	bare := &bareSQL{w: &storetest.Workload{N: benchEntities}, writer: writer, readers: readers,
+	w := &storetest.Workload{N: benchEntities}
+	bare := &bareSQL{w: w, writer: writer, readers: readers,
 		stmts: map[*sql.DB]map[string]*sql.Stmt{writer: {}, readers: {}}}
 	for db, queries := range map[*sql.DB][]string{writer: bareWrites, readers: bareReads} {
 		for _, q := range queries {
@@ -71,39 +60,7 @@ func BenchmarkBareSQL(b *testing.B) {
 			bare.stmts[db][q] = st
 		}
 	}
-	b.Run("Mixed", func(b *testing.B) {
-		var seed atomic.Uint64
-		b.ReportAllocs()
-		storetest.MeasureCPU(b, func() {
-			b.SetParallelism(storetest.Clients / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pb *testing.PB) {
-				r := rand.New(rand.NewPCG(seed.Add(1), 42))
-				for pb.Next() {
-					if err := bare.do(r, bare.w.Next(r)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	})
-	r := rand.New(rand.NewPCG(7, 7))
-	for _, op := range []struct {
-		name string
-		op   storetest.Op
-	}{{"SearchNodes", storetest.OpSearch}, {"OpenNodes3", storetest.OpOpen}, {"CreateEntities1", storetest.OpCreate},
-		{"AddObservations1", storetest.OpObserve}, {"CreateRelations1", storetest.OpRelate}} {
-		b.Run(op.name, func(b *testing.B) {
-			b.ReportAllocs()
-			storetest.MeasureCPU(b, func() {
-				for b.Loop() {
-					if err := bare.do(r, op.op); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		})
-	}
+	storetest.CompareWithBare(b, s, w, bare.do)
 }
 
 type bareSQL struct {

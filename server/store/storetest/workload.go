@@ -135,10 +135,53 @@ func (w *Workload) NewRelation(r *rand.Rand) memory.Relation {
 	return memory.Relation{From: EntityName(r.IntN(w.N)), To: EntityName(r.IntN(w.N)), RelationType: fmt.Sprintf("bench-%d", w.Unique())}
 }
 
-// Do runs one operation against s.
+// Do runs one operation, chosen by Next, against s.
 func (w *Workload) Do(ctx context.Context, s memory.Store, r *rand.Rand) error {
+	return w.DoOp(ctx, s, r, w.Next(r))
+}
+
+// Parallel runs do with b.RunParallel and Clients concurrent callers, each
+// with its own rand, and reports cpu-ns/op.
+func Parallel(b *testing.B, do func(r *rand.Rand) error) {
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	MeasureCPU(b, func() {
+		b.SetParallelism(Clients / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(seed.Add(1), 42))
+			for pb.Next() {
+				if err := do(r); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// Serial runs fn b.N times and reports cpu-ns/op.
+func Serial(b *testing.B, fn func() error) {
+	b.ReportAllocs()
+	MeasureCPU(b, func() {
+		for b.Loop() {
+			if err := fn(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// OpNames names the operations for sub-benchmarks, in the order they run.
+var OpNames = []struct {
+	Name string
+	Op   Op
+}{{"SearchNodes", OpSearch}, {"OpenNodes3", OpOpen}, {"CreateEntities1", OpCreate}, {"AddObservations1", OpObserve}, {"CreateRelations1", OpRelate}}
+
+// DoOp runs one given operation against s.
+func (w *Workload) DoOp(ctx context.Context, s memory.Store, r *rand.Rand, op Op) error {
 	var err error
-	switch w.Next(r) {
+	switch op {
 	case OpSearch:
 		var g memory.Graph
 		g, err = s.SearchNodes(ctx, w.SearchQuery(r))
@@ -157,56 +200,35 @@ func (w *Workload) Do(ctx context.Context, s memory.Store, r *rand.Rand) error {
 	return err
 }
 
-// BenchmarkMixed runs the mixed workload with b.RunParallel on a store
-// seeded with n entities.
+// CompareWithBare runs, on one seeded store, each workload row first through
+// the store and then through bare (the same statements without the store),
+// as adjacent sub-benchmarks "<row>/Store" and "<row>/BareSQL": the two
+// figures of a row are taken back to back on the same data, so their ratio
+// is the store's overhead even on a noisy machine. bare must draw its
+// arguments from the same w, so that new names stay unique.
+func CompareWithBare(b *testing.B, s memory.Store, w *Workload, bare func(r *rand.Rand, op Op) error) {
+	ctx := context.Background()
+	b.Run("Mixed/Store", func(b *testing.B) { Parallel(b, func(r *rand.Rand) error { return w.Do(ctx, s, r) }) })
+	b.Run("Mixed/BareSQL", func(b *testing.B) { Parallel(b, func(r *rand.Rand) error { return bare(r, w.Next(r)) }) })
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, op := range OpNames {
+		b.Run(op.Name+"/Store", func(b *testing.B) { Serial(b, func() error { return w.DoOp(ctx, s, r, op.Op) }) })
+		b.Run(op.Name+"/BareSQL", func(b *testing.B) { Serial(b, func() error { return bare(r, op.Op) }) })
+	}
+}
+
+// BenchmarkMixed runs the mixed workload with b.RunParallel (Clients
+// callers) on a store seeded with n entities.
 func BenchmarkMixed(b *testing.B, s memory.Store, n int) {
 	w := &Workload{N: n}
-	var seed atomic.Uint64
-	b.ReportAllocs()
-	b.ResetTimer()
-	MeasureCPU(b, func() {
-		b.SetParallelism(Clients / runtime.GOMAXPROCS(0))
-		b.RunParallel(func(pb *testing.PB) {
-			r := rand.New(rand.NewPCG(seed.Add(1), 42))
-			ctx := context.Background()
-			for pb.Next() {
-				if err := w.Do(ctx, s, r); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
+	Parallel(b, func(r *rand.Rand) error { return w.Do(context.Background(), s, r) })
 }
 
 // BenchmarkOps runs each operation on its own, serially, as sub-benchmarks.
 func BenchmarkOps(b *testing.B, s memory.Store, n int) {
 	w := &Workload{N: n}
-	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 7))
-	ops := []struct {
-		name string
-		fn   func() error
-	}{
-		{"SearchNodes", func() error { _, err := s.SearchNodes(ctx, w.SearchQuery(r)); return err }},
-		{"OpenNodes3", func() error { _, err := s.OpenNodes(ctx, w.OpenNames(r)); return err }},
-		{"CreateEntities1", func() error { _, err := s.CreateEntities(ctx, []memory.Entity{w.NewEntity()}); return err }},
-		{"AddObservations1", func() error {
-			_, err := s.AddObservations(ctx, []memory.ObservationAddition{w.NewObservation(r)})
-			return err
-		}},
-		{"CreateRelations1", func() error { _, err := s.CreateRelations(ctx, []memory.Relation{w.NewRelation(r)}); return err }},
-	}
-	for _, op := range ops {
-		b.Run(op.name, func(b *testing.B) {
-			b.ReportAllocs()
-			MeasureCPU(b, func() {
-				for b.Loop() {
-					if err := op.fn(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		})
+	for _, op := range OpNames {
+		b.Run(op.Name, func(b *testing.B) { Serial(b, func() error { return w.DoOp(context.Background(), s, r, op.Op) }) })
 	}
 }
