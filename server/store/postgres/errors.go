@@ -21,6 +21,8 @@ const (
 	codeQueryCanceled        = "57014"
 	codeTooManyConnections   = "53300"
 	codeCannotConnectNow     = "57P03"
+	codeAdminShutdown        = "57P01"
+	codeCrashShutdown        = "57P02"
 )
 
 // retryable reports whether a transaction failed only because of
@@ -28,6 +30,17 @@ const (
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == codeSerializationFailure || pe.Code == codeDeadlockDetected)
+}
+
+// notExecuted reports whether a statement that failed on a dead connection
+// certainly did not take effect: nothing was sent, or the server terminated
+// the session (admin or crash shutdown), which aborts its transaction.
+func notExecuted(err error) bool {
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeAdminShutdown || pe.Code == codeCrashShutdown || pe.Code == codeCannotConnectNow)
 }
 
 func pastDeadline(ctx context.Context) bool {

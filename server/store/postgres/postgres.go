@@ -279,55 +279,58 @@ func (s *Store) acquire(qctx context.Context) (*pgxpool.Conn, error) {
 // serialization failure or a deadlock.
 const maxAttempts = 4
 
-// inTx runs fn as one transaction under QueryTimeout.
+// inTx runs fn as one transaction under QueryTimeout. Serialization
+// failures and deadlocks are retried; so is a connection found dead (the
+// server restarted, or terminated it) when the transaction is read-only or
+// the failure happened before anything was sent.
 func (s *Store) inTx(ctx context.Context, op string, opts pgx.TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.run(ctx, op, opts.AccessMode == pgx.ReadOnly, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return pgx.BeginTxFunc(ctx, conn, opts, func(tx pgx.Tx) error { return fn(ctx, tx) })
+	})
+}
+
+// one runs fn, which must issue exactly one statement, outside an explicit
+// transaction: PostgreSQL runs a statement atomically on one snapshot.
+// Retries as inTx; idempotent tells whether fn only reads.
+func (s *Store) one(ctx context.Context, op string, idempotent bool, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
+	return s.run(ctx, op, idempotent, fn)
+}
+
+func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("while %s: %w", op, mapError(ctx, err))
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	conn, err := s.acquire(qctx)
-	if err != nil {
-		return fmt.Errorf("while %s: %w", op, err)
-	}
-	defer conn.Release()
-	for attempt := 1; ; attempt++ {
-		err = pgx.BeginTxFunc(qctx, conn, opts, func(tx pgx.Tx) error { return fn(qctx, tx) })
+	conflicts, deadConns := 0, 0
+	for {
+		conn, err := s.acquire(qctx)
+		if err != nil {
+			return fmt.Errorf("while %s: %w", op, err)
+		}
+		err = fn(qctx, conn)
+		dead := err != nil && conn.Conn().IsClosed()
+		conn.Release() // a closed connection is dropped from the pool
 		if err == nil {
 			return nil
 		}
-		if attempt < maxAttempts && retryable(err) && qctx.Err() == nil {
-			s.log.Debug("retrying a transaction", "op", op, "attempt", attempt, "error", err)
-			continue
+		if qctx.Err() == nil {
+			// After a server restart every pooled connection may be dead,
+			// and each fails at once: try them all, then a fresh one.
+			if dead && deadConns <= int(s.cfg.MaxConns) && (idempotent || notExecuted(err)) {
+				deadConns++
+				s.log.Debug("retrying on another connection", "op", op, "error", err)
+				continue
+			}
+			if retryable(err) && conflicts < maxAttempts-1 {
+				conflicts++
+				s.log.Debug("retrying a conflicting transaction", "op", op, "error", err)
+				continue
+			}
 		}
 		var nf *memory.EntityNotFoundError
 		if errors.As(err, &nf) || errors.Is(err, memory.ErrInvalidArgument) {
 			return err
-		}
-		return fmt.Errorf("while %s: %w", op, mapError(qctx, err))
-	}
-}
-
-// one runs fn outside an explicit transaction: fn must issue exactly one
-// statement, which PostgreSQL runs atomically on one snapshot.
-func (s *Store) one(ctx context.Context, op string, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("while %s: %w", op, mapError(ctx, err))
-	}
-	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-	defer cancel()
-	conn, err := s.acquire(qctx)
-	if err != nil {
-		return fmt.Errorf("while %s: %w", op, err)
-	}
-	defer conn.Release()
-	for attempt := 1; ; attempt++ {
-		err = fn(qctx, conn)
-		if err == nil {
-			return nil
-		}
-		if attempt < maxAttempts && retryable(err) && qctx.Err() == nil {
-			continue
 		}
 		return fmt.Errorf("while %s: %w", op, mapError(qctx, err))
 	}

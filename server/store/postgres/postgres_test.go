@@ -225,3 +225,52 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestCallsSurviveTerminatedConnections(t *testing.T) {
+	s, dsn := open(t, postgres.Config{MaxConns: 4, MinConns: 4})
+	if _, err := s.CreateEntities(t.Context(), []memory.Entity{{Name: "a", EntityType: "t", Observations: []string{"kept"}}}); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	terminate := func() {
+		t.Helper()
+		// Use every pooled connection, so none is idle long enough to be
+		// pinged on acquire, then kill them all.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = s.OpenNodes(t.Context(), []string{"a"})
+			}()
+		}
+		wg.Wait()
+		if _, err := admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	terminate()
+	// Reads are retried on a fresh connection.
+	g, err := s.SearchNodes(t.Context(), "kep")
+	if err != nil || len(g.Entities) != 1 {
+		t.Errorf("SearchNodes after the connections were killed: %+v, %v", g, err)
+	}
+	if _, err := s.ReadGraph(t.Context()); err != nil {
+		t.Errorf("ReadGraph after the connections were killed: %v", err)
+	}
+	terminate()
+	// A write on a dead connection either went through or failed clearly;
+	// the next one works.
+	_, err = s.AddObservations(t.Context(), []memory.ObservationAddition{{EntityName: "a", Contents: []string{"maybe"}}})
+	if err != nil && !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("write on a killed connection: %v, want success or ErrUnavailable", err)
+	}
+	if _, err := s.AddObservations(t.Context(), []memory.ObservationAddition{{EntityName: "a", Contents: []string{"after"}}}); err != nil {
+		t.Errorf("write after the connections were killed: %v", err)
+	}
+}

@@ -105,7 +105,7 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
 	var g memory.Graph
-	err := s.one(ctx, "searching nodes", func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.one(ctx, "searching nodes", true, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
 		g, err = queryGraph(ctx, conn, searchNodesSQL, s.customPlan, "%"+escapeLike(m.Folded())+"%")
 		return err
@@ -138,7 +138,7 @@ func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, er
 func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
 	ks := keys(storeutil.Dedup(names))
 	var g memory.Graph
-	err := s.one(ctx, "opening nodes", func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.one(ctx, "opening nodes", true, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
 		g, err = queryGraph(ctx, conn, openNodesSQL, ks)
 		return err
@@ -175,7 +175,7 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 		return []memory.ScoredEntity{}, nil
 	}
 	var out []memory.ScoredEntity
-	err = s.one(ctx, "searching memories", func(ctx context.Context, conn *pgxpool.Conn) error {
+	err = s.one(ctx, "searching memories", true, func(ctx context.Context, conn *pgxpool.Conn) error {
 		rows, err := conn.Query(ctx, searchMemoriesSQL, tsq, limit)
 		if err != nil {
 			return err

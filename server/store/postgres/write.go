@@ -87,7 +87,7 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 	created := make([]memory.Entity, 0, len(entities))
 	if len(entities) == 1 {
 		e := entities[0]
-		err := s.one(ctx, "creating entities", func(ctx context.Context, conn *pgxpool.Conn) error {
+		err := s.one(ctx, "creating entities", false, func(ctx context.Context, conn *pgxpool.Conn) error {
 			ok, err := insertEntity(ctx, conn, e)
 			if ok {
 				created = append(created[:0], memory.Entity{Name: e.Name, EntityType: e.EntityType, Observations: storeutil.Dedup(e.Observations)})
@@ -180,7 +180,7 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 		return nil, err
 	}
 	var created []memory.Relation
-	err := s.one(ctx, "creating relations", func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.one(ctx, "creating relations", false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
 		created, err = insertRelations(ctx, conn, relations)
 		return err
@@ -234,7 +234,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 		a := additions[0]
 		var found bool
 		var added []string
-		err := s.one(ctx, "adding observations", func(ctx context.Context, conn *pgxpool.Conn) error {
+		err := s.one(ctx, "adding observations", false, func(ctx context.Context, conn *pgxpool.Conn) error {
 			var err error
 			added, found, err = addObservations(ctx, conn, a.EntityName, a.Contents)
 			return err
@@ -274,7 +274,7 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 		return nil
 	}
 	ks := keys(names)
-	return s.one(ctx, "deleting entities", func(ctx context.Context, conn *pgxpool.Conn) error {
+	return s.one(ctx, "deleting entities", false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		_, err := conn.Exec(ctx, `WITH d AS (DELETE FROM entities WHERE name_key = ANY($1))
 			DELETE FROM relations WHERE from_key = ANY($1) OR to_key = ANY($1)`, ks)
 		return err
@@ -320,7 +320,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 	for i, r := range relations {
 		ks[i] = relKey(r)
 	}
-	return s.one(ctx, "deleting relations", func(ctx context.Context, conn *pgxpool.Conn) error {
+	return s.one(ctx, "deleting relations", false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		_, err := conn.Exec(ctx, `DELETE FROM relations WHERE rel_key = ANY($1)`, ks)
 		return err
 	})
