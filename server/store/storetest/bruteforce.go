@@ -100,3 +100,85 @@ func containsFold(s, sub string) bool {
 	}
 	return false
 }
+
+// testFindRelatedBruteForce compares FindRelated (without a binding limit)
+// with distances computed by a plain breadth-first search over ReadGraph:
+// the entities within depth hops, and the relations of the allowed types
+// with an end closer than depth (so both ends are within it).
+func testFindRelatedBruteForce(t *testing.T, s memory.Store) {
+	r := rand.New(rand.NewPCG(5, 8))
+	var es []memory.Entity
+	for i := range 30 {
+		es = append(es, ent(fmt.Sprintf("n%02d", i), "t"))
+	}
+	create(t, s, es...)
+	types := []string{"a", "b", "c"}
+	var rs []memory.Relation
+	for range 70 {
+		from, to := fmt.Sprintf("n%02d", r.IntN(34)), fmt.Sprintf("n%02d", r.IntN(34)) // n30-n33 do not exist
+		rs = append(rs, rel(from, to, types[r.IntN(len(types))]))
+	}
+	relate(t, s, rs...)
+	g := readGraph(t, s)
+	for i := range 40 {
+		start := fmt.Sprintf("n%02d", r.IntN(30))
+		depth := 1 + r.IntN(memory.MaxDepth)
+		var allowed []string
+		if i%2 == 1 {
+			allowed = []string{types[r.IntN(len(types))]}
+		}
+		ok := func(rt string) bool {
+			if len(allowed) == 0 {
+				return true
+			}
+			for _, a := range allowed {
+				if a == rt {
+					return true
+				}
+			}
+			return false
+		}
+		dist := map[string]int{start: 0}
+		frontier := []string{start}
+		for d := 1; d <= depth; d++ {
+			var next []string
+			for _, n := range frontier {
+				for _, x := range g.Relations {
+					if !ok(x.RelationType) {
+						continue
+					}
+					for _, pair := range [][2]string{{x.From, x.To}, {x.To, x.From}} {
+						if pair[0] == n {
+							if _, seen := dist[pair[1]]; !seen {
+								dist[pair[1]] = d
+								next = append(next, pair[1])
+							}
+						}
+					}
+				}
+			}
+			frontier = next
+		}
+		wantEntities := []string{}
+		for _, e := range g.Entities {
+			if _, in := dist[e.Name]; in {
+				wantEntities = append(wantEntities, e.Name)
+			}
+		}
+		wantRelations := []memory.Relation{}
+		for _, x := range g.Relations {
+			df, okF := dist[x.From]
+			dt, okT := dist[x.To]
+			if ok(x.RelationType) && okF && okT && min(df, dt) < depth {
+				wantRelations = append(wantRelations, x)
+			}
+		}
+		got, err := s.FindRelated(ctx(t), memory.FindRelatedQuery{Name: start, Depth: depth, RelationTypes: allowed, Limit: 1000})
+		if err != nil {
+			t.Fatalf("FindRelated(%s, %d, %v): %v", start, depth, allowed, err)
+		}
+		what := fmt.Sprintf("FindRelated(%s, depth %d, types %v)", start, depth, allowed)
+		equal(t, what+" entities", entityNames(got.Entities), wantEntities)
+		equal(t, what+" relations", got.Relations, wantRelations)
+	}
+}

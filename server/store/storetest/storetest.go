@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"OpenNodes", testOpenNodes},
 		{"SearchMemories", testSearchMemories},
 		{"FindRelated", testFindRelated},
+		{"FindRelatedMatchesBruteForce", testFindRelatedBruteForce},
 		{"Import", testImport},
 		{"ConcurrentObservations", testConcurrentObservations},
 		{"ConcurrentCreateSameName", testConcurrentCreateSameName},
