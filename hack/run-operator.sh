@@ -21,8 +21,14 @@ cd "$(dirname "$0")/.."
 
 log() { echo "run-operator: $*" >&2; }
 
-ASSETS="$(hack/setup-envtest.sh)"
-KUBECTL="$(command -v kubectl || echo "$ASSETS/kubectl")"
+# The envtest binaries (built once) are only needed for a local control
+# plane, or for their kubectl when none is installed.
+ASSETS=""
+KUBECTL="$(command -v kubectl || true)"
+if [ -z "$KUBECTL" ]; then
+	ASSETS="$(hack/setup-envtest.sh)"
+	KUBECTL="$ASSETS/kubectl"
+fi
 MANAGER_FLAGS=(--metrics-bind-address="${METRICS_ADDR:-:8085}" --health-probe-bind-address="${PROBE_ADDR:-:8086}")
 
 # stop_control_plane stops kube-apiserver (SIGTERM, SIGKILL after 20 s),
@@ -64,6 +70,7 @@ if [ -z "${RUN_OPERATOR_LOCAL:-}${CONTROL_PLANE_ONLY:-}" ] && reachable; then
 	exec go run ./cmd/manager "${MANAGER_FLAGS[@]}" "$@"
 fi
 
+[ -n "$ASSETS" ] || ASSETS="$(hack/setup-envtest.sh)"
 DIR="${CONTROL_PLANE_DIR:-$PWD/.cache/control-plane}"
 KUBECONFIG_FILE="$DIR/kubeconfig"
 ETCD_PORT="${ETCD_PORT:-23790}"
