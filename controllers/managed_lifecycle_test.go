@@ -130,6 +130,39 @@ func TestManagedCredentialsLost(t *testing.T) {
 		t.Fatalf("a new credentials Secret was generated while the database still exists (err %v)", err)
 	}
 
+	// The recovery the message suggests: the Secret recreated by hand with
+	// the old password. A key short first (SecretKeyMissing), then whole.
+	partial := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secret},
+		StringData: map[string]string{"username": "memory", "password": oldPW, "database": "memory"}}
+	managedCreate(t, partial)
+	managedWaitFor(t, ns, "lost", "SecretKeyMissing", func(ms *mcpv1alpha1.MemoryServer) error {
+		c := meta.FindStatusCondition(ms.Status.Conditions, mcpv1alpha1.ConditionBackendReady)
+		if c == nil || c.Reason != mcpv1alpha1.ReasonSecretKeyMissing || !strings.Contains(c.Message, `no key "dsn"`) {
+			return fmt.Errorf("BackendReady %+v", c)
+		}
+		return nil
+	})
+	if err := suite.k8s.Delete(ctx, partial); err != nil {
+		t.Fatal(err)
+	}
+	restored := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secret}, StringData: map[string]string{
+		"username": "memory", "password": oldPW, "database": "memory",
+		"dsn": "postgres://memory:" + oldPW + "@lost-postgres." + ns + ".svc:5432/memory?sslmode=disable",
+	}}
+	managedCreate(t, restored)
+	managedWaitFor(t, ns, "lost", "restored", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
+	})
+	if pw, _, err := managedPassword(ctx, ns, secret); err != nil || pw != oldPW {
+		t.Fatalf("the restored Secret was rewritten (err %v)", err)
+	}
+	if err := suite.k8s.Delete(ctx, restored); err != nil {
+		t.Fatal(err)
+	}
+	managedWaitFor(t, ns, "lost", "lost again", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionFalse, mcpv1alpha1.ReasonCredentialsLost)
+	})
+
 	// 2. The StatefulSet goes too, but its claim (the data) stays: still
 	// lost, naming the claim.
 	claim := &corev1.PersistentVolumeClaim{

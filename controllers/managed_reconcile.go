@@ -258,6 +258,19 @@ func (r *MemoryServerReconciler) managedGetCredentials(ctx context.Context, ms *
 	}
 }
 
+// managedIndexedSecretNames are the names under which the Secret index
+// (SecretRefIndex) finds ms besides the Secrets its spec names: the
+// credentials Secret, so that one recreated by hand (no owner reference)
+// still wakes its MemoryServer. Such a Secret is used but not adopted: the
+// operator may create Secrets, never modify them (its RBAC has no update or
+// patch on Secrets), so it does not go with the MemoryServer either.
+func managedIndexedSecretNames(ms *mcpv1alpha1.MemoryServer) []string {
+	if !ManagedIsManaged(ms) {
+		return nil
+	}
+	return []string{CredentialsSecretName(ms)}
+}
+
 // credentialsDigest is the digest of one key of s: an HMAC keyed by the
 // Secret's UID (as for referenced Secrets), so the config hash is no
 // offline verifier of the password.

@@ -164,7 +164,7 @@ func (r *MemoryServerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		if !ok {
 			return nil
 		}
-		return ReferencedSecretNames(ms)
+		return append(ReferencedSecretNames(ms), managedIndexedSecretNames(ms)...)
 	}); err != nil {
 		return fmt.Errorf("while indexing MemoryServers by referenced Secret: %w", err)
 	}
