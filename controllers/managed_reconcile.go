@@ -71,11 +71,10 @@ func (r *MemoryServerReconciler) managedReconcile(ctx context.Context, ms *mcpv1
 	if err := r.managedServices(ctx, ms); err != nil {
 		return ctrl.Result{}, err
 	}
-	res, ok, err := r.managedCredentials(ctx, ms, obs)
-	if err != nil || !ok {
+	if ok, err := r.managedCredentials(ctx, ms, obs); err != nil || !ok {
 		// Without usable credentials the StatefulSet is left as it is: a
 		// new one (or a restarted pod) could not start anyway.
-		return res, err
+		return ctrl.Result{}, err
 	}
 	sts, err := r.managedStatefulSet(ctx, ms)
 	if err != nil {
@@ -185,17 +184,17 @@ func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcp
 // the database it initialised is still there (CredentialsLost), or it lacks
 // a key. Only when neither the StatefulSet nor any of its claims exists is
 // a missing Secret created, with a new password.
-func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (res ctrl.Result, ok bool, err error) {
+func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (bool, error) {
 	b := &obs.backend
 	name := CredentialsSecretName(ms)
 	secret, err := r.managedGetCredentials(ctx, ms)
 	if err != nil {
-		return ctrl.Result{}, false, err
+		return false, err
 	}
 	if secret == nil {
 		held, what, err := r.managedDatabaseExists(ctx, ms)
 		if err != nil {
-			return ctrl.Result{}, false, err
+			return false, err
 		}
 		if held {
 			b.status, b.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonCredentialsLost
@@ -203,21 +202,21 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 				"a new password would lock the servers out, so none is generated: recreate the Secret with the old password, "+
 				"or delete the StatefulSet and its PersistentVolumeClaims to start over with an empty database", name, what, managedKind(ms))
 			r.managedWarnOnce(ms, b.reason, b.message)
-			return ctrl.Result{}, false, nil
+			return false, nil
 		}
 		password, err := generatePassword()
 		if err != nil {
-			return ctrl.Result{}, false, err
+			return false, err
 		}
 		secret = credentialsDesired(ms, password)
 		if err := controllerutil.SetControllerReference(ms, secret, r.Scheme); err != nil {
-			return ctrl.Result{}, false, fmt.Errorf("while setting the owner of Secret %s: %w", name, err)
+			return false, fmt.Errorf("while setting the owner of Secret %s: %w", name, err)
 		}
 		// Create, never update: if another reconcile won the race, its
 		// password stands, this one is dropped, and the AlreadyExists error
 		// requeues without touching the status.
 		if err := r.Create(ctx, secret); err != nil {
-			return ctrl.Result{}, false, fmt.Errorf("while creating Secret %s: %w", name, err)
+			return false, fmt.Errorf("while creating Secret %s: %w", name, err)
 		}
 		r.recordWrite(ctx, ms, secret, "Secret", "created")
 	}
@@ -225,7 +224,7 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 		b.status, b.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretKeyMissing
 		b.message = fmt.Sprintf("credentials Secret %s has no key %q; restore it with the password the %s database was initialised with", name, k, managedKind(ms))
 		r.managedWarnOnce(ms, b.reason, b.message)
-		return ctrl.Result{}, false, nil
+		return false, nil
 	}
 	// The keys the server reads go into the config hash, as digests: a
 	// Secret restored by hand (new UID, maybe a new password) rolls the pods.
@@ -233,7 +232,7 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 		k := e.ValueFrom.SecretKeyRef.Key
 		obs.secretDigests[name+"/"+k] = credentialsDigest(secret, k)
 	}
-	return ctrl.Result{}, true, nil
+	return true, nil
 }
 
 // managedGetCredentials reads the credentials Secret; nil when it does not
