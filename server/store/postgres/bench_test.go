@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/memory-operator/memory-operator/server/memory"
@@ -61,7 +60,7 @@ func (x *bareSQL) do(r *rand.Rand, op storetest.Op) error {
 	ctx := context.Background()
 	switch op {
 	case storetest.OpSearch:
-		return x.readGraph(ctx, bareSearch, pgx.QueryExecModeExec, "%"+x.w.SearchQuery(r)+"%")
+		return x.readGraph(ctx, bareSearch, "%"+x.w.SearchQuery(r)+"%")
 	case storetest.OpOpen:
 		names := x.w.OpenNames(r)
 		return x.readGraph(ctx, bareOpen, [][]byte{key(names[0]), key(names[1]), key(names[2])})
@@ -149,10 +148,7 @@ SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id)
 )
 
 var (
-	bareSearch = sprintf(bareGraph, `e.id IN (
-		SELECT id FROM entities WHERE name_fold LIKE $1 OR type_fold LIKE $1
-		UNION
-		SELECT entity_id FROM observations WHERE content_fold LIKE $1)`)
+	bareSearch = sprintf(bareGraph, `e.id IN (SELECT memory_search_candidates($1))`)
 	bareOpen = sprintf(bareGraph, `e.name_key = ANY($1)`)
 )
 

@@ -30,8 +30,11 @@ func graphSQL(cond string) string {
 }
 
 var (
-	openNodesSQL   = graphSQL(`e.name_key = ANY($1)`)
-	searchNodesSQL = graphSQL(`e.id IN (
+	openNodesSQL = graphSQL(`e.name_key = ANY($1)`)
+	// Patterns of three characters or more go through the trigram indexes
+	// (migration 0002); shorter ones cannot use them and scan.
+	searchNodesSQL      = graphSQL(`e.id IN (SELECT memory_search_candidates($1))`)
+	searchNodesShortSQL = graphSQL(`e.id IN (
 		SELECT id FROM entities WHERE name_fold LIKE $1 OR type_fold LIKE $1
 		UNION
 		SELECT entity_id FROM observations WHERE content_fold LIKE $1)`)
@@ -100,14 +103,22 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 
 // SearchNodes is the case-insensitive substring search; see memory.Store.
 //
-// Its statement is planned for every call (s.customPlan): a cached generic
-// plan cannot know how selective the pattern is and may scan the tables.
+// Patterns of three characters or more find their candidates through
+// memory_search_candidates (migration 0002), which always uses the trigram
+// indexes, so the statement's plan does not depend on the pattern and is
+// cached. Shorter patterns cannot use trigrams: their statement is planned
+// for every call (s.customPlan), with the pattern's value.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
 	var g memory.Graph
 	err := s.one(ctx, "searching nodes", true, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
-		g, err = queryGraph(ctx, conn, searchNodesSQL, s.customPlan, "%"+escapeLike(m.Folded())+"%")
+		pattern := "%" + escapeLike(m.Folded()) + "%"
+		if m.Runes() < 3 {
+			g, err = queryGraph(ctx, conn, searchNodesShortSQL, s.customPlan, pattern)
+			return err
+		}
+		g, err = queryGraph(ctx, conn, searchNodesSQL, pattern)
 		return err
 	})
 	if err != nil {
