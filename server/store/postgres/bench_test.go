@@ -149,7 +149,7 @@ SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id)
 
 var (
 	bareSearch = sprintf(bareGraph, `e.id IN (SELECT memory_search_candidates($1))`)
-	bareOpen = sprintf(bareGraph, `e.name_key = ANY($1)`)
+	bareOpen   = sprintf(bareGraph, `e.name_key = ANY($1)`)
 )
 
 func sprintf(format, cond string) string { return strings.Replace(format, "%s", cond, 1) }
