@@ -40,7 +40,9 @@ type Store interface {
 	// SearchNodes returns the entities whose name, type or any observation
 	// contains query as a case-insensitive (Unicode) substring, where %, _ and
 	// quotes are plain characters, plus the relations with at least one
-	// endpoint among them. It uses an index; it does not scan the graph.
+	// endpoint among them. It uses an index; it does not scan the graph
+	// (except for queries of one or two characters, which no trigram index
+	// can answer). An empty query matches every entity, as in the reference.
 	SearchNodes(ctx context.Context, query string) (Graph, error)
 	// OpenNodes returns the named entities (unknown names are ignored) and the
 	// relations with at least one endpoint among them.
