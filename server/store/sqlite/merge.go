@@ -19,7 +19,7 @@ import (
 const (
 	DefaultIndexMergeInterval = 10 * time.Second
 	DefaultIndexMergeWrites   = 1000
-	mergePages                = 200
+	mergePages                = 32
 	maxMergeSteps             = 10000
 )
 
