@@ -122,9 +122,6 @@ func start(t *testing.T, env []string, args ...string) *server {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			if strings.Contains(s.stderr.String(), "backend not built into this binary") {
-				t.Skipf("this backend is not built into the binary yet: %s", s.stderr.String())
-			}
 			t.Fatalf("server exited: %v\n%s", err, s.stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -3,18 +3,15 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/neo4j"
 	"github.com/memory-operator/memory-operator/server/store/postgres"
 	"github.com/memory-operator/memory-operator/server/store/sqlite"
 )
-
-// ErrBackendNotBuilt is returned by Open for a backend this binary lacks.
-var ErrBackendNotBuilt = errors.New("backend not built into this binary yet")
 
 // Open opens the backend named by cfg.Backend with cfg's pool settings
 // (cfg should be defaulted and validated). log receives the store's logs.
@@ -37,7 +34,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Stor
 		}
 		return s, nil
 	case config.BackendNeo4j:
-		return nil, fmt.Errorf("while opening the neo4j store: %w", ErrBackendNotBuilt)
+		s, err := neo4j.New(ctx, Neo4jConfig(cfg, log))
+		if err != nil {
+			return nil, fmt.Errorf("while opening the neo4j store: %w", err)
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q (want sqlite, postgres or neo4j)", cfg.Backend)
 }
@@ -68,5 +69,22 @@ func PostgresConfig(cfg config.Config, log *slog.Logger) postgres.Config {
 		QueryTimeout:      cfg.Pool.QueryTimeout.Duration,
 		StatementMode:     cfg.Postgres.StatementMode,
 		Logger:            log,
+	}
+}
+
+// Neo4jConfig maps a server configuration onto the neo4j backend's: the
+// pool's maxConnectionIdleTime becomes the driver's liveness check timeout.
+func Neo4jConfig(cfg config.Config, log *slog.Logger) neo4j.Config {
+	return neo4j.Config{
+		URI:                            cfg.Neo4j.URI,
+		Username:                       cfg.Neo4j.Username,
+		Password:                       cfg.Neo4j.Password,
+		Database:                       cfg.Neo4j.Database,
+		MaxConnectionPoolSize:          int(cfg.Pool.MaxConnections),
+		ConnectionAcquisitionTimeout:   cfg.Pool.AcquireTimeout.Duration,
+		MaxConnectionLifetime:          cfg.Pool.MaxConnectionLifetime.Duration,
+		ConnectionLivenessCheckTimeout: cfg.Pool.MaxConnectionIdleTime.Duration,
+		QueryTimeout:                   cfg.Pool.QueryTimeout.Duration,
+		Logger:                         log,
 	}
 }

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"errors"
+	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,15 +45,55 @@ func TestSQLiteConfigMapping(t *testing.T) {
 	}
 }
 
-func TestOpenUnknownAndUnbuilt(t *testing.T) {
+func TestOpenUnknownBackend(t *testing.T) {
 	cfg := config.Default()
-	cfg.Backend = "neo4j"
-	if _, err := store.Open(t.Context(), cfg, nil); !errors.Is(err, store.ErrBackendNotBuilt) {
-		t.Errorf("neo4j: %v", err)
-	}
 	cfg.Backend = "mongodb"
-	if _, err := store.Open(t.Context(), cfg, nil); err == nil {
-		t.Error("unknown backend accepted")
+	if _, err := store.Open(t.Context(), cfg, nil); err == nil || !strings.Contains(err.Error(), `unknown backend "mongodb"`) {
+		t.Errorf("unknown backend: %v", err)
+	}
+}
+
+func TestNeo4jConfigMapping(t *testing.T) {
+	cfg := config.Default()
+	cfg.Neo4j.URI = "bolt://graph:7687"
+	cfg.Neo4j.Database = "memory"
+	cfg.Neo4j.Username = "neo4j"
+	cfg.Neo4j.Password = "secret"
+	cfg.Pool.MaxConnections = 7
+	cfg.Pool.AcquireTimeout = config.D(2 * time.Second)
+	cfg.Pool.MaxConnectionLifetime = config.D(time.Hour)
+	cfg.Pool.MaxConnectionIdleTime = config.D(5 * time.Minute)
+	cfg.Pool.QueryTimeout = config.D(3 * time.Second)
+	got := store.Neo4jConfig(cfg, nil)
+	if got.URI != "bolt://graph:7687" || got.Database != "memory" || got.Username != "neo4j" || got.Password != "secret" ||
+		got.MaxConnectionPoolSize != 7 || got.ConnectionAcquisitionTimeout != 2*time.Second ||
+		got.MaxConnectionLifetime != time.Hour || got.ConnectionLivenessCheckTimeout != 5*time.Minute ||
+		got.QueryTimeout != 3*time.Second {
+		t.Errorf("Neo4jConfig = %+v", got)
+	}
+}
+
+// TestOpenNeo4jUnreachable opens the neo4j backend against a port nothing
+// listens on: Open must fail promptly with an error matching ErrUnavailable.
+func TestOpenNeo4jUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := config.Default()
+	cfg.Backend = config.BackendNeo4j
+	cfg.Neo4j.URI = "bolt://" + addr
+	cfg.Pool.AcquireTimeout = config.D(time.Second)
+	cfg.Pool.QueryTimeout = config.D(2 * time.Second)
+	s, err := store.Open(t.Context(), cfg, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("Open error = %v, want one matching memory.ErrUnavailable", err)
 	}
 }
 

@@ -86,6 +86,14 @@ func (s *Store) classify(parent, qctx context.Context, op string, err error) err
 		return fmt.Errorf("while doing %s: %w", op, parent.Err())
 	}
 	if errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		// The driver retries failed dials until the deadline: a deadline
+		// reached after refused or failed dials means an unreachable server,
+		// not a slow query.
+		for _, e := range all {
+			if dialFailure(e) {
+				return fmt.Errorf("while doing %s: %w at %s: %s", op, ErrUnreachable, s.uri, innerMessage(e))
+			}
+		}
 		if op == "ping" {
 			return fmt.Errorf("while doing %s: %w: no answer from %s before the probe deadline", op, ErrUnreachable, s.uri)
 		}
@@ -110,6 +118,16 @@ func connectivity(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &conn) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// dialFailure reports a connection that could not be opened at all.
+func dialFailure(err error) bool {
+	var conn *neo4j.ConnectivityError
+	if errors.As(err, &conn) && conn.Inner != nil {
+		err = conn.Inner // the driver's ConnectivityError does not unwrap
+	}
+	var opErr *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &opErr) && opErr.Op == "dial")
 }
 
 func innerMessage(err error) string {
