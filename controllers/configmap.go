@@ -120,10 +120,11 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 		return ctrl.Result{}, err
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
-	if obs.budget.holdRollout {
-		// Over the connection budget: a pod that restarts keeps reading the
-		// last good configuration (its pool size), so nothing over budget
-		// reaches the fleet through the ConfigMap either.
+	if obs.holdRollout() {
+		// Over the connection budget, or the backend unusable: a pod that
+		// restarts keeps reading the last good configuration (its pool
+		// size), so nothing held reaches the fleet through the ConfigMap
+		// either. A missing ConfigMap is created.
 		err := r.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 		if err == nil {
 			obs.configHash = configHash(cm.Data, obs.secretDigests)

@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -220,9 +222,14 @@ func desiredDeployment(ms *mcpv1alpha1.MemoryServer, in deploymentInput) *appsv1
 	}
 }
 
-// reconcileDeployment writes the server Deployment, unless the connection
-// budget holds the rollout (then an existing Deployment keeps its last good
-// spec and a missing one is not created). It records the Deployment in obs.
+// reconcileDeployment writes the server Deployment, unless the rollout is
+// held (observed.holdRollout): then an existing Deployment keeps its last
+// good spec, so the serving pods are not replaced by pods that would fail.
+// A missing Deployment is not created over the connection budget (that
+// fleet could exhaust the database); it is created while only the backend
+// is unusable, so the fleet's objects exist and its pods report the missing
+// Secret themselves until it is fixed, which rolls them. It records the
+// Deployment in obs.
 func (r *MemoryServerReconciler) reconcileDeployment(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
 	desired := desiredDeployment(ms, deploymentInput{
 		defaultImage: r.DefaultImage,
@@ -230,12 +237,17 @@ func (r *MemoryServerReconciler) reconcileDeployment(ctx context.Context, ms *mc
 		env:          obs.backend.env,
 	})
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
-	if obs.budget.holdRollout {
-		if err := r.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+	if obs.holdRollout() {
+		err := r.Get(ctx, client.ObjectKeyFromObject(dep), dep)
+		switch {
+		case err == nil:
+			obs.deployment = dep
+			return ctrl.Result{}, nil
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, fmt.Errorf("while reading Deployment %s: %w", dep.Name, err)
+		case obs.budget.holdRollout:
+			return ctrl.Result{}, nil
 		}
-		obs.deployment = dep
-		return ctrl.Result{}, nil
 	}
 	if err := r.apply(ctx, ms, dep, func() {
 		mergeLabels(&dep.ObjectMeta, desired.Labels)

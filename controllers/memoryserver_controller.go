@@ -109,6 +109,7 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}{
 		{"backend", r.reconcileBackend},
 		{"connection budget", r.reconcileConnectionBudget},
+		{"rollout hold", r.reconcileRolloutHold},
 		{"config map", r.reconcileConfigMap},
 		{"storage", r.reconcileStorage},
 		{"deployment", r.reconcileDeployment},

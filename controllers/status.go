@@ -77,9 +77,8 @@ func desiredStatus(ms *mcpv1alpha1.MemoryServer, obs *observed) mcpv1alpha1.Memo
 		set(mcpv1alpha1.ConditionProgressing, metav1.ConditionTrue, mcpv1alpha1.ReasonReconciling,
 			fmt.Sprintf("creating Deployment %s", ServerName(ms)))
 	}
-	if obs.budget.holdRollout {
-		set(mcpv1alpha1.ConditionProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonRolloutHeld,
-			"the rollout is held: "+obs.budget.message)
+	if msg := obs.holdMessage(); msg != "" {
+		set(mcpv1alpha1.ConditionProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonRolloutHeld, msg)
 	}
 	st.Ready = fmt.Sprintf("%d/%d", st.ReadyReplicas, want)
 
