@@ -132,18 +132,7 @@ func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1
 	case isManagedBackend(ms):
 		// The server reaches a managed database through its client Service
 		// and the credentials Secret the managed-backend step generates.
-		b.host = fmt.Sprintf("%s.%s.svc", DatabaseName(ms), ms.Namespace)
-		creds := CredentialsSecretName(ms)
-		if spec.Type == mcpv1alpha1.BackendPostgres {
-			b.env = []corev1.EnvVar{secretEnv(EnvPostgresDSN, creds, SecretKeyDSN)}
-		} else {
-			b.env = []corev1.EnvVar{
-				secretEnv(EnvNeo4jUsername, creds, SecretKeyUsername),
-				secretEnv(EnvNeo4jPassword, creds, SecretKeyPassword),
-			}
-			b.neo4jURI = fmt.Sprintf("neo4j://%s:7687", b.host)
-		}
-		return r.reconcileManagedBackendStep(ctx, ms, obs)
+		return r.managedReconcile(ctx, ms, obs)
 
 	case spec.Type == mcpv1alpha1.BackendPostgres && spec.Postgres != nil && spec.Postgres.External != nil:
 		ref := spec.Postgres.External.DSNSecretRef
@@ -166,7 +155,7 @@ func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1
 		}
 		b.neo4jURI, b.neo4jDatabase = ext.URI, ext.Database
 		if u, err := url.Parse(ext.URI); err == nil {
-			b.host = u.Host
+			b.host = u.Hostname()
 		}
 		if ok, err := r.checkSecretKeys(ctx, ms, obs, []secretKey{{name, SecretKeyUsername}, {name, SecretKeyPassword}}); err != nil || !ok {
 			return ctrl.Result{}, err
@@ -231,13 +220,6 @@ func (r *MemoryServerReconciler) checkSecretKeys(ctx context.Context, ms *mcpv1a
 }
 
 func isSecretMissing(err error) bool { return err != nil && errors.Is(err, errSecretMissing) }
-
-// reconcileManagedBackendStep reconciles a managed backend (PostgreSQL or
-// Neo4j StatefulSet, its Services and credentials Secret) and derives
-// BackendReady from the StatefulSet: see managedReconcile.
-func (r *MemoryServerReconciler) reconcileManagedBackendStep(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
-	return r.managedReconcile(ctx, ms, obs)
-}
 
 // reconcileConnectionBudget evaluates the connection budget of DESIGN
 // section 5 and fills obs.budget (condition, status.pool, the per-replica

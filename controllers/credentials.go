@@ -159,29 +159,32 @@ var credentialsErrInvalidDSN = errors.New("not a PostgreSQL URL")
 
 // credentialsValidatePostgresDSN checks that value (the content of key in
 // Secret secret) is a PostgreSQL URL: postgres:// or postgresql://, a host,
-// and parameters pgx accepts. The error names the Secret and key and says
-// what is wrong, never the value or any part of it (url and pgconn errors,
-// which quote their input, are not wrapped).
-func credentialsValidatePostgresDSN(secret, key string, value []byte) error {
+// and parameters pgx accepts, and returns the (first) host it names: the
+// host name or socket folder only, never the user, password or port. The
+// error names the Secret and key and says what is wrong, never the value or
+// any part of it (url and pgconn errors, which quote their input, are not
+// wrapped).
+func credentialsValidatePostgresDSN(secret, key string, value []byte) (host string, err error) {
 	bad := func(why string) error {
 		return fmt.Errorf("key %q of Secret %q is %w (postgres://user:password@host:5432/db?sslmode=require): %s",
 			key, secret, credentialsErrInvalidDSN, why)
 	}
 	if len(value) == 0 {
-		return bad("it is empty")
+		return "", bad("it is empty")
 	}
 	u, err := url.Parse(string(value))
 	if err != nil {
-		return bad("it does not parse as a URL")
+		return "", bad("it does not parse as a URL")
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return bad("the scheme must be postgres:// or postgresql://")
+		return "", bad("the scheme must be postgres:// or postgresql://")
 	}
 	if u.Host == "" && u.Query().Get("host") == "" {
-		return bad("it names no host")
+		return "", bad("it names no host")
 	}
-	if _, err := pgconn.ParseConfig(string(value)); err != nil {
-		return bad("its parameters are not valid for PostgreSQL (check sslmode, port and options)")
+	cfg, err := pgconn.ParseConfig(string(value))
+	if err != nil {
+		return "", bad("its parameters are not valid for PostgreSQL (check sslmode, port and options)")
 	}
-	return nil
+	return cfg.Host, nil
 }

@@ -167,27 +167,35 @@ func TestCredentialsValidatePostgresDSN(t *testing.T) {
 		name string
 		dsn  string
 		why  string // "" = valid
+		host string // of a valid DSN
 	}{
-		{"url", "postgres://u:" + secretValue + "@db.example:5432/app?sslmode=require", ""},
-		{"postgresql scheme", "postgresql://u:" + secretValue + "@db/app", ""},
-		{"host in query", "postgres:///app?host=/var/run/postgresql&password=" + secretValue, ""},
-		{"ipv6 host", "postgres://u:" + secretValue + "@[::1]:5432/app", ""},
-		{"empty", "", "it is empty"},
-		{"keyword form", "host=db user=u password=" + secretValue, "the scheme must be"},
-		{"mysql", "mysql://u:" + secretValue + "@db/app", "the scheme must be"},
-		{"no host", "postgres:///app?sslmode=disable", "it names no host"},
-		{"bad escape", "postgres://u:" + secretValue + "%zz@db/app", "does not parse as a URL"},
-		{"control character", "postgres://u:" + secretValue + "@db/app\n", "does not parse as a URL"},
-		{"bad port", "postgres://u:" + secretValue + "@db:99999/app", "parameters are not valid"},
-		{"port not a number", "postgres://u:" + secretValue + "@db:port/app", "does not parse as a URL"},
-		{"bad sslmode", "postgres://u:" + secretValue + "@db/app?sslmode=sometimes", "parameters are not valid"},
+		{"url", "postgres://u:" + secretValue + "@db.example:5432/app?sslmode=require", "", "db.example"},
+		{"postgresql scheme", "postgresql://u:" + secretValue + "@db/app", "", "db"},
+		{"host in query", "postgres:///app?host=/var/run/postgresql&password=" + secretValue, "", "/var/run/postgresql"},
+		{"ipv6 host", "postgres://u:" + secretValue + "@[::1]:5432/app", "", "::1"},
+		{"several hosts", "postgres://u:" + secretValue + "@db1.example:5432,db2.example:5433/app", "", "db1.example"},
+		{"empty", "", "it is empty", ""},
+		{"keyword form", "host=db user=u password=" + secretValue, "the scheme must be", ""},
+		{"mysql", "mysql://u:" + secretValue + "@db/app", "the scheme must be", ""},
+		{"no host", "postgres:///app?sslmode=disable", "it names no host", ""},
+		{"bad escape", "postgres://u:" + secretValue + "%zz@db/app", "does not parse as a URL", ""},
+		{"control character", "postgres://u:" + secretValue + "@db/app\n", "does not parse as a URL", ""},
+		{"bad port", "postgres://u:" + secretValue + "@db:99999/app", "parameters are not valid", ""},
+		{"port not a number", "postgres://u:" + secretValue + "@db:port/app", "does not parse as a URL", ""},
+		{"bad sslmode", "postgres://u:" + secretValue + "@db/app?sslmode=sometimes", "parameters are not valid", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := credentialsValidatePostgresDSN("pg", "dsn", []byte(tt.dsn))
+			host, err := credentialsValidatePostgresDSN("pg", "dsn", []byte(tt.dsn))
 			if tt.why == "" {
 				if err != nil {
 					t.Fatalf("valid DSN refused: %v", err)
+				}
+				if host != tt.host {
+					t.Errorf("host %q, want %q", host, tt.host)
+				}
+				if strings.Contains(host, secretValue) || strings.Contains(host, "u:") {
+					t.Errorf("host %q holds credentials", host)
 				}
 				return
 			}

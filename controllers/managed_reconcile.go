@@ -423,7 +423,8 @@ func (r *MemoryServerReconciler) budgetReconcile(_ context.Context, ms *mcpv1alp
 }
 
 // credentialsCheckExternalDSN checks that an external PostgreSQL's DSN
-// (whose key checkSecretKeys found) parses as a PostgreSQL URL. A
+// (whose key checkSecretKeys found) parses as a PostgreSQL URL, and takes
+// status.backend.host from it (the host name only). A
 // malformed one sets BackendReady False, reason InvalidDSN, naming the
 // Secret and key but never the value, and stops the step so no pod is
 // rolled out with it. ok is true for every other backend.
@@ -441,11 +442,13 @@ func (r *MemoryServerReconciler) credentialsCheckExternalDSN(ctx context.Context
 	if !found {
 		value = []byte(secret.StringData[ref.Key])
 	}
-	if err := credentialsValidatePostgresDSN(ref.Name, ref.Key, value); err != nil {
+	host, err := credentialsValidatePostgresDSN(ref.Name, ref.Key, value)
+	if err != nil {
 		b := &obs.backend
 		b.status, b.reason, b.message = metav1.ConditionFalse, mcpv1alpha1.ReasonInvalidDSN, err.Error()
 		r.managedWarnOnce(ms, b.reason, b.message)
 		return false, nil
 	}
+	obs.backend.host = host
 	return true, nil
 }

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -98,6 +99,21 @@ func expectCondition(ms *mcpv1alpha1.MemoryServer, t string, s metav1.ConditionS
 	}
 	if c.ObservedGeneration != ms.Generation {
 		return fmt.Errorf("condition %s observedGeneration %d, want %d", t, c.ObservedGeneration, ms.Generation)
+	}
+	return nil
+}
+
+// expectNoPart fails when the JSON of v holds any 4-character piece of
+// secret (a password must not appear in status, even in part).
+func expectNoPart(v any, secret string) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	for i := 0; i+4 <= len(secret); i++ {
+		if strings.Contains(string(b), secret[i:i+4]) {
+			return fmt.Errorf("%q, a piece of the password, is in %s", secret[i:i+4], b)
+		}
 	}
 	return nil
 }
@@ -357,6 +373,12 @@ func TestExternalPostgresMemoryServerChildren(t *testing.T) {
 		if strings.Contains(fmt.Sprintf("%+v", got.Status), "s3cr3t") {
 			return fmt.Errorf("the DSN leaked into the status")
 		}
+		if got.Status.Backend.Host != "db.example" {
+			return fmt.Errorf("status.backend.host %q, want the DSN's host name db.example", got.Status.Backend.Host)
+		}
+		if err := expectNoPart(got.Status, "s3cr3t-pw"); err != nil {
+			return err
+		}
 		return expectCondition(got, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
 	})
 
@@ -418,7 +440,7 @@ func TestExternalNeo4jMemoryServerChildren(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if got.Status.Backend == nil || got.Status.Backend.Host != "graph.example:7687" || got.Status.Backend.Type != "neo4j" {
+		if got.Status.Backend == nil || got.Status.Backend.Host != "graph.example" || got.Status.Backend.Type != "neo4j" {
 			return fmt.Errorf("backend status %+v", got.Status.Backend)
 		}
 		return expectCondition(got, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
