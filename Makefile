@@ -65,6 +65,13 @@ bench: ## Run the Go benchmarks (see docs/benchmarks.md).
 bench-operator: ## Time the operator binary on 200 MemoryServers created at once (local control plane; N, STEADY).
 	hack/bench-operator.sh
 
+.PHONY: load
+load: ## memory-server load test, SQLite and PostgreSQL, 32 clients (docs/benchmarks.md)
+	go build -o $(LOCALBIN)/memory-server ./cmd/memory-server
+	go build -o $(LOCALBIN)/loadgen ./hack/loadgen
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; $(LOCALBIN)/loadgen --server-bin $(LOCALBIN)/memory-server --clients 32 --duration 20s --seed 10000 -- --sqlite-path "$$tmp/load.db"
+	@dsn="$$(hack/test-postgres.sh)"; $(LOCALBIN)/loadgen --server-bin $(LOCALBIN)/memory-server --clients 32 --duration 20s --seed 10000 --postgres-admin-dsn "$$dsn"
+
 .PHONY: setup-envtest
 setup-envtest: ## Make envtest's kube-apiserver, etcd and kubectl available (builds them once if needed).
 	@hack/setup-envtest.sh
