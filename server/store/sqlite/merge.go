@@ -70,7 +70,7 @@ func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
 		q := mergeSQL(table)
 		for range maxMergeSteps {
 			var changes int64
-			err := s.inTx(ctx, "merging the search index", s.writer, s.writeStmts, func(ctx context.Context, tx txq) error {
+			err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, func(ctx context.Context, tx txq) error {
 				var before, after int64
 				if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&before); err != nil {
 					return err

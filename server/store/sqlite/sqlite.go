@@ -127,6 +127,10 @@ type Store struct {
 	stopMerge context.CancelFunc
 	mergeDone chan struct{}
 
+	queue      chan *writeReq
+	stopWriter chan struct{}
+	writerDone chan struct{}
+
 	waiting     atomic.Int32
 	acquires    atomic.Int64
 	canceledAcq atomic.Int64
@@ -191,6 +195,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.trigrams = newTrigramStats(&s.writes)
+	s.queue, s.stopWriter, s.writerDone = make(chan *writeReq, 4*maxWriteBatch), make(chan struct{}), make(chan struct{})
+	go s.writeLoop()
 	if cfg.IndexMergeInterval > 0 {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		s.stopMerge, s.mergeDone = cancel, make(chan struct{})
@@ -209,6 +215,10 @@ func (s *Store) Close() error {
 		if s.stopMerge != nil {
 			s.stopMerge()
 			<-s.mergeDone
+		}
+		if s.stopWriter != nil {
+			close(s.stopWriter)
+			<-s.writerDone
 		}
 		s.closeErr = errors.Join(s.readers.Close(), s.pinger.Close(), s.writer.Close())
 		if s.closeErr != nil {
@@ -259,10 +269,11 @@ func (s *Store) read(ctx context.Context, op string, fn txFunc) error {
 	return s.inTx(ctx, op, s.readers, s.readStmts, fn)
 }
 
-// write runs fn in an immediate transaction on the writer connection.
+// write runs fn in an immediate transaction on the writer connection,
+// through the write queue (writer.go).
 func (s *Store) write(ctx context.Context, op string, fn txFunc) error {
 	s.writes.Add(1)
-	return s.inTx(ctx, op, s.writer, s.writeStmts, fn)
+	return s.submit(ctx, op, s.cfg.AcquireTimeout, fn)
 }
 
 func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statements, fn txFunc) error {
