@@ -167,3 +167,37 @@ func TestNewServerWithMissingSecretGetsItsDeployment(t *testing.T) {
 		return nil
 	})
 }
+
+func TestPoolChangeRollsThePods(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	create(t, sqliteServer(ns, "roll"))
+	dep := waitDeployment(t, ns, "roll")
+	before := dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
+	if before == "" {
+		t.Fatal("no config hash on the pod template")
+	}
+	patchMS(t, ns, "roll", func(ms *mcpv1alpha1.MemoryServer) {
+		ms.Spec.Pool.MaxConnections = ptr(int32(4))
+		ms.Spec.Pool.HealthCheckPeriod = &metav1.Duration{Duration: 3e9}
+	})
+	eventually(t, "new config hash", func(ctx context.Context) error {
+		d := waitDeployment(t, ns, "roll")
+		after := d.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
+		if after == before {
+			return fmt.Errorf("pod template hash unchanged (%s)", after)
+		}
+		ms, err := getMS(ctx, ns, "roll")
+		if err != nil {
+			return err
+		}
+		if ms.Status.ConfigHash != after {
+			return fmt.Errorf("status.configHash %s, pod template %s", ms.Status.ConfigHash, after)
+		}
+		return nil
+	})
+	cfg, _ := parseConfigMap(t, ns, "roll")
+	if cfg.Pool.MaxConnections != 4 || cfg.Pool.HealthCheckPeriod.Duration != 3e9 {
+		t.Errorf("config %+v", cfg.Pool)
+	}
+}
