@@ -39,14 +39,6 @@ func holdSetSecret(tb testing.TB, ns, name, value string) {
 	})
 }
 
-// holdDeployment reads the server Deployment.
-func holdDeployment(tb testing.TB, ns, name string) *appsv1.Deployment {
-	tb.Helper()
-	dep := &appsv1.Deployment{}
-	eventually(tb, "Deployment "+name, func(ctx context.Context) error { return managedGet(ctx, ns, name, dep) })
-	return dep
-}
-
 // TestInvalidDSNHoldsTheRollout: rotating the external DSN to a malformed
 // value (or deleting its Secret) does not roll the pods, nor change the
 // ConfigMap, even when the spec changes meanwhile; Progressing says
@@ -62,7 +54,7 @@ func TestInvalidDSNHoldsTheRollout(t *testing.T) {
 	managedWaitFor(t, ns, "held", "backend ready", func(ms *mcpv1alpha1.MemoryServer) error {
 		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
 	})
-	good := holdDeployment(t, ns, "held")
+	good := waitDeployment(t, ns, "held")
 	goodTemplate := good.Spec.Template.DeepCopy()
 	goodPool := managedPool(t, ns, "held")
 
@@ -89,7 +81,7 @@ func TestInvalidDSNHoldsTheRollout(t *testing.T) {
 	if strings.Contains(ev.Note, "HIDDEN-PASS") {
 		t.Errorf("the event leaks the DSN: %q", ev.Note)
 	}
-	if dep := holdDeployment(t, ns, "held"); !equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
+	if dep := waitDeployment(t, ns, "held"); !equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
 		t.Errorf("the pod template changed while the DSN was invalid:\nbefore %s\nafter  %s", managedJSON(t, goodTemplate), managedJSON(t, dep.Spec.Template))
 	}
 	if n := managedPool(t, ns, "held"); n != goodPool {
@@ -113,7 +105,7 @@ func TestInvalidDSNHoldsTheRollout(t *testing.T) {
 		}
 		return nil
 	})
-	if dep := holdDeployment(t, ns, "held"); !equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
+	if dep := waitDeployment(t, ns, "held"); !equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
 		t.Errorf("the pod template changed while the Secret was missing")
 	}
 
@@ -129,7 +121,7 @@ func TestInvalidDSNHoldsTheRollout(t *testing.T) {
 		}
 		return nil
 	})
-	dep := holdDeployment(t, ns, "held")
+	dep := waitDeployment(t, ns, "held")
 	if h := dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]; h == "" || h == goodTemplate.Annotations[mcpv1alpha1.AnnotationConfigHash] {
 		t.Errorf("pod template hash %q not rolled after the fix", h)
 	}
@@ -153,7 +145,7 @@ func TestNewServerWithMissingSecretGetsItsDeployment(t *testing.T) {
 		}
 		return managedCond(ms, mcpv1alpha1.ConditionServerAvailable, metav1.ConditionFalse, mcpv1alpha1.ReasonDeploymentNotReady)
 	})
-	first := holdDeployment(t, ns, "early").Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
+	first := waitDeployment(t, ns, "early").Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
 	managedCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pg"},
 		StringData: map[string]string{"url": "postgres://app:pass@db.example:5432/memory"}})
 	eventually(t, "rolled once the Secret exists", func(ctx context.Context) error {
