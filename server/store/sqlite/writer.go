@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -20,14 +19,15 @@ import (
 // for the caller's goroutine to be scheduled to take the connection.
 //
 // Group commit: the goroutine takes the calls that are already queued (up to
-// maxWriteBatch) into one transaction, each call inside its own SAVEPOINT,
-// so a call that fails is rolled back to its savepoint and the others keep
-// their writes: every call stays atomic and is acknowledged only after the
-// COMMIT that made it durable. One commit per batch instead of one per call
-// saves its WAL frames (pages that several calls touch are written once) and
-// the fixed cost of BEGIN/COMMIT. If the batch's transaction itself breaks
-// (SQLite rolled it back, a savepoint statement failed), the call that broke
-// it gets its error and the others run again, each alone.
+// maxWriteBatch) into one transaction, run one after the other, and
+// acknowledges them only after the COMMIT that made them durable. One commit
+// per batch instead of one per call saves the fixed cost of BEGIN/COMMIT,
+// writes the pages that several calls touch to the WAL once, and above all
+// flushes the full-text indexes once: FTS5 writes one index segment per
+// flush (and a SAVEPOINT flushes, so calls are not wrapped in savepoints)
+// and merging those segments was the largest single cost of a write. A call
+// that fails rolls the batch back; it gets its error and the others run
+// again (runBatch), so every call stays atomic and its own.
 const maxWriteBatch = 16
 
 // Request states: a request is claimed by the writer or abandoned by its
@@ -126,13 +126,7 @@ func (s *Store) writeLoop() {
 				break fill
 			}
 		}
-		switch len(batch) {
-		case 0:
-		case 1:
-			s.runAlone(batch[0])
-		default:
-			s.runBatch(batch)
-		}
+		s.runQueued(batch)
 		clear(batch)
 	}
 }
@@ -194,54 +188,39 @@ func (s *Store) runBatch(batch []*writeReq) {
 		failAll(fmt.Errorf("beginning: %w", err))
 		return
 	}
-	results := make([]error, len(batch))
 	for i, r := range batch {
-		ferr, broken := runSavepoint(bctx, tx, s.writeStmts, r)
-		if broken != nil {
+		if ferr := r.fn(r.ctx, txq{tx: tx, stmts: s.writeStmts}); ferr != nil {
+			// The failing call's writes may be partial: roll the whole
+			// batch back. The call gets its error; the calls before it,
+			// rolled back with it, run again alone in the same order (on
+			// the same state, so with the same effects: the failure stays
+			// the one they would have seen one by one); the calls after it
+			// form the next batch.
 			_ = tx.Rollback()
-			// The call that broke the transaction gets its error; the
-			// others, whose writes were rolled back with it, run again
-			// alone.
-			for j, o := range batch {
-				switch {
-				case j == i && ferr != nil:
-					o.done <- callError(o, ferr)
-				case j == i:
-					o.done <- fmt.Errorf("while %s: %w", o.op, mapError(o.ctx, broken))
-				default:
-					s.runAlone(o)
-				}
+			r.done <- callError(r, ferr)
+			for _, o := range batch[:i] {
+				s.runAlone(o)
 			}
+			s.runQueued(batch[i+1:])
 			return
-		}
-		if ferr != nil {
-			results[i] = callError(r, ferr)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		failAll(fmt.Errorf("committing: %w", err))
 		return
 	}
-	for i, r := range batch {
-		r.done <- results[i]
+	for _, r := range batch {
+		r.done <- nil
 	}
 }
 
-// runSavepoint runs r.fn inside a savepoint of tx. ferr is the call's own
-// failure (its writes are rolled back); broken means the transaction itself
-// is no longer usable.
-func runSavepoint(bctx context.Context, tx *sql.Tx, stmts statements, r *writeReq) (ferr, broken error) {
-	if _, err := tx.ExecContext(bctx, `SAVEPOINT call`); err != nil {
-		return nil, fmt.Errorf("opening a savepoint: %w", err)
+// runQueued runs claimed calls, batched when more than one.
+func (s *Store) runQueued(batch []*writeReq) {
+	switch len(batch) {
+	case 0:
+	case 1:
+		s.runAlone(batch[0])
+	default:
+		s.runBatch(batch)
 	}
-	ferr = r.fn(r.ctx, txq{tx: tx, stmts: stmts})
-	if ferr != nil {
-		if _, err := tx.ExecContext(bctx, `ROLLBACK TO call`); err != nil {
-			return ferr, fmt.Errorf("rolling back to the savepoint: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(bctx, `RELEASE call`); err != nil {
-		return ferr, fmt.Errorf("releasing the savepoint: %w", err)
-	}
-	return ferr, nil
 }
