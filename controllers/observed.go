@@ -49,7 +49,7 @@ type backendObservation struct {
 	message string
 	// managed is true when the operator runs the database.
 	managed bool
-	// host the server connects to, when known without reading a Secret.
+	// host is status.backend.host: the host name only, never credentials.
 	host string
 	// env are the server container's Secret-backed environment variables
 	// (DSN, Neo4j credentials). Only references, never values.

@@ -439,7 +439,9 @@ type BackendStatus struct {
 	// managed is true when the operator runs the database.
 	// +optional
 	Managed bool `json:"managed,omitempty"`
-	// host the server connects to, when known without reading a Secret.
+	// host is the database host name the server connects to: the managed
+	// database's Service, or the host of the external DSN or Neo4j URI. It
+	// never holds a user, password or port.
 	// +optional
 	Host string `json:"host,omitempty"`
 	// ready is true when the backend is ready to serve.
