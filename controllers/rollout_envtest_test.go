@@ -193,3 +193,54 @@ func TestPoolChangeRollsThePods(t *testing.T) {
 		t.Errorf("config %+v", cfg.Pool)
 	}
 }
+
+// TestCredentialsLostHoldsTheRollout: a managed database whose credentials
+// Secret is deleted keeps the server pods as they are (the pod template
+// would otherwise change with the lost digests), and Progressing says why;
+// the Secret restored with the old password rolls them.
+func TestCredentialsLostHoldsTheRollout(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	managedCreate(t, managedServer(ns, "mg", mcpv1alpha1.BackendPostgres, 1))
+	managedSetReady(t, ns, "mg-postgres", 1)
+	managedWaitFor(t, ns, "mg", "BackendReady", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
+	})
+	goodTemplate := waitDeployment(t, ns, "mg").Spec.Template.DeepCopy()
+	const secret = "mg-postgres-credentials"
+	creds := &corev1.Secret{}
+	if err := managedGet(ctx, ns, secret, creds); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.k8s.Delete(ctx, creds); err != nil {
+		t.Fatal(err)
+	}
+	managedWaitFor(t, ns, "mg", "CredentialsLost holds the rollout", func(ms *mcpv1alpha1.MemoryServer) error {
+		if err := managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionFalse, mcpv1alpha1.ReasonCredentialsLost); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(ms.Status.Conditions, mcpv1alpha1.ConditionProgressing); c == nil ||
+			c.Reason != mcpv1alpha1.ReasonRolloutHeld || !strings.Contains(c.Message, mcpv1alpha1.ReasonCredentialsLost) {
+			return fmt.Errorf("Progressing %+v", c)
+		}
+		return nil
+	})
+	managedEvent(t, ns, "mg", corev1.EventTypeWarning, mcpv1alpha1.ReasonRolloutHeld, mcpv1alpha1.ReasonCredentialsLost)
+	if dep := waitDeployment(t, ns, "mg"); !equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
+		t.Errorf("the pod template changed while the credentials were lost")
+	}
+
+	restored := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secret}, Data: creds.Data}
+	managedCreate(t, restored)
+	eventually(t, "rolled after the restore", func(ctx context.Context) error {
+		dep := &appsv1.Deployment{}
+		if err := managedGet(ctx, ns, "mg", dep); err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(&dep.Spec.Template, goodTemplate) {
+			return fmt.Errorf("pod template unchanged")
+		}
+		return nil
+	})
+}
