@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,76 @@ func TestPingFailsWhenTheFileIsGone(t *testing.T) {
 	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping with the file back: %v", err)
+	}
+}
+
+// TestBatchedWritesWithFailures sends many concurrent writes, a third of
+// which fail after writing (their second addition names a missing entity),
+// so the write queue batches failing calls with good ones: every
+// acknowledged write is present, no failed call left anything, and every
+// call got the outcome it would have had alone.
+func TestBatchedWritesWithFailures(t *testing.T) {
+	s := open(t, sqlite.Config{})
+	ctx := t.Context()
+	if _, err := s.CreateEntities(ctx, []memory.Entity{{Name: "target", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 96
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			adds := []memory.ObservationAddition{{EntityName: "target", Contents: []string{fmt.Sprintf("obs-%d", i)}}}
+			if i%3 == 0 {
+				adds = append(adds, memory.ObservationAddition{EntityName: "missing", Contents: []string{"x"}})
+			}
+			if i%3 == 1 {
+				_, errs[i] = s.CreateEntities(ctx, []memory.Entity{{Name: fmt.Sprintf("e-%d", i), EntityType: "t", Observations: []string{"o"}}})
+				return
+			}
+			_, errs[i] = s.AddObservations(ctx, adds)
+		}()
+	}
+	wg.Wait()
+	g, err := s.OpenNodes(ctx, []string{"target"})
+	if err != nil || len(g.Entities) != 1 {
+		t.Fatalf("OpenNodes(target) = %+v, %v", g, err)
+	}
+	have := map[string]bool{}
+	for _, o := range g.Entities[0].Observations {
+		have[o] = true
+	}
+	for i, err := range errs {
+		obs := fmt.Sprintf("obs-%d", i)
+		switch i % 3 {
+		case 0:
+			var nf *memory.EntityNotFoundError
+			if !errors.As(err, &nf) || nf.Name != "missing" {
+				t.Errorf("call %d: %v, want EntityNotFoundError(missing)", i, err)
+			}
+			if have[obs] {
+				t.Errorf("call %d failed but its first addition %q was saved", i, obs)
+			}
+		case 1:
+			if err != nil {
+				t.Errorf("call %d (create): %v", i, err)
+				continue
+			}
+			g, err := s.OpenNodes(ctx, []string{fmt.Sprintf("e-%d", i)})
+			if err != nil || len(g.Entities) != 1 || len(g.Entities[0].Observations) != 1 {
+				t.Errorf("call %d: created entity reads back as %+v, %v", i, g, err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			} else if !have[obs] {
+				t.Errorf("call %d was acknowledged but %q is missing", i, obs)
+			}
+		}
+	}
+	if want := calls / 3; len(have) != want {
+		t.Errorf("target has %d observations, want %d", len(have), want)
 	}
 }

@@ -182,7 +182,9 @@ func (s *Store) runBatch(batch []*writeReq) {
 		failAll(err)
 		return
 	}
-	defer conn.Close() //nolint:errcheck // returns the connection to its pool
+	// The connection goes back before any call runs again alone (runAlone
+	// takes it from the pool of one).
+	defer conn.Close() //nolint:errcheck // returns the connection to its pool; a second Close is a no-op
 	tx, err := conn.BeginTx(bctx, nil)
 	if err != nil {
 		failAll(fmt.Errorf("beginning: %w", err))
@@ -197,6 +199,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 			// the one they would have seen one by one); the calls after it
 			// form the next batch.
 			_ = tx.Rollback()
+			_ = conn.Close()
 			r.done <- callError(r, ferr)
 			for _, o := range batch[:i] {
 				s.runAlone(o)
