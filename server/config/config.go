@@ -98,8 +98,11 @@ type Neo4jConfig struct {
 type PoolConfig struct {
 	// MaxConnections is the pool size (default 10).
 	MaxConnections int32 `json:"maxConnections,omitempty"`
-	// MinConnections kept open (default 2, at most MaxConnections).
-	MinConnections int32 `json:"minConnections,omitempty"`
+	// MinConnections kept open (default 2, at most MaxConnections). 0 is a
+	// valid value (open connections only on demand): Load keeps a 0 that a
+	// flag, the environment or the file gives explicitly, and only an absent
+	// value takes the default. Not omitempty, so that a rendered 0 survives.
+	MinConnections int32 `json:"minConnections"`
 	// MaxConnectionLifetime before a connection is recycled (default 1h).
 	MaxConnectionLifetime Duration `json:"maxConnectionLifetime,omitempty"`
 	// MaxConnectionIdleTime before an idle connection is closed (default 30m).

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // EnvPrefix starts every environment variable that mirrors a flag:
@@ -24,8 +26,10 @@ type Option struct {
 	Key string
 	// Usage is the flag's help text.
 	Usage string
-	set   func(c *Config, v string) error
-	get   func(c *Config) string
+	// Type names the value's type in --help: string, int or duration.
+	Type string
+	set  func(c *Config, v string) error
+	get  func(c *Config) string
 }
 
 // Env is the environment variable of the option.
@@ -34,13 +38,13 @@ func (o Option) Env() string {
 }
 
 func strOpt(flagName, key, usage string, f func(c *Config) *string) Option {
-	return Option{Flag: flagName, Key: key, Usage: usage,
+	return Option{Flag: flagName, Key: key, Usage: usage, Type: "string",
 		set: func(c *Config, v string) error { *f(c) = v; return nil },
 		get: func(c *Config) string { return *f(c) }}
 }
 
 func durOpt(flagName, key, usage string, f func(c *Config) *Duration) Option {
-	return Option{Flag: flagName, Key: key, Usage: usage,
+	return Option{Flag: flagName, Key: key, Usage: usage, Type: "duration",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -56,7 +60,7 @@ func durOpt(flagName, key, usage string, f func(c *Config) *Duration) Option {
 }
 
 func intOpt[T int | int32 | int64](flagName, key, usage string, bits int, f func(c *Config) *T) Option {
-	return Option{Flag: flagName, Key: key, Usage: usage,
+	return Option{Flag: flagName, Key: key, Usage: usage, Type: "int",
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
 			if err != nil {
@@ -119,17 +123,18 @@ type Source struct {
 }
 
 // NewFlagSet returns a FlagSet with every Option as a string flag plus
-// --config. Load uses it; main uses it for --help.
+// --config. Load uses it; main uses it for --help, which shows each flag's
+// real type (string, int, duration) through the back-quoted name in its usage.
 func NewFlagSet(name string) (*flag.FlagSet, map[string]*string, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	vals := make(map[string]*string)
 	def := Default()
 	for _, o := range Options() {
-		usage := fmt.Sprintf("%s (env %s, file key %s, default %q)", o.Usage, o.Env(), o.Key, o.get(&def))
+		usage := fmt.Sprintf("%s (`%s`; env %s, file key %s, default %q)", o.Usage, o.Type, o.Env(), o.Key, o.get(&def))
 		vals[o.Flag] = fs.String(o.Flag, "", usage)
 	}
-	cfgFile := fs.String("config", "", "YAML configuration file (env "+EnvConfigFile+")")
+	cfgFile := fs.String("config", "", "YAML configuration `file` (env "+EnvConfigFile+")")
 	return fs, vals, cfgFile
 }
 
@@ -159,6 +164,9 @@ func Load(src Source) (Config, []string, error) {
 
 	var c Config
 	origin := map[string]string{} // YAML key -> where its value came from
+	// minSet: pool.minConnections was given by some source, so an explicit
+	// 0 stays 0 instead of taking the default (SetDefaults cannot tell).
+	minSet := false
 	path := *cfgFile
 	if !setFlags["config"] {
 		path = getenv(EnvConfigFile)
@@ -175,6 +183,7 @@ func Load(src Source) (Config, []string, error) {
 		for _, o := range Options() {
 			origin[o.Key] = "key " + o.Key + " in " + path
 		}
+		minSet = hasKey(data, keyMinConnections)
 	}
 	for _, o := range Options() {
 		if v := getenv(o.Env()); v != "" {
@@ -182,6 +191,7 @@ func Load(src Source) (Config, []string, error) {
 				return Config{}, nil, &FieldError{Key: o.Env(), Reason: err.Error()}
 			}
 			origin[o.Key] = o.Env()
+			minSet = minSet || o.Key == keyMinConnections
 		}
 	}
 	for _, o := range Options() {
@@ -190,16 +200,43 @@ func Load(src Source) (Config, []string, error) {
 				return Config{}, nil, &FieldError{Key: "--" + o.Flag, Reason: err.Error()}
 			}
 			origin[o.Key] = "--" + o.Flag
+			minSet = minSet || o.Key == keyMinConnections
 		}
 	}
 	if err := loadSecrets(&c, getenv, readFile); err != nil {
 		return Config{}, nil, err
 	}
+	explicitMin := c.Pool.MinConnections
 	c.SetDefaults()
+	if minSet && explicitMin == 0 {
+		c.Pool.MinConnections = 0
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, annotate(err, origin)
 	}
 	return c, fs.Args(), nil
+}
+
+const keyMinConnections = "pool.minConnections"
+
+// hasKey reports whether the YAML document holds the dotted key (with any
+// value, 0 included).
+func hasKey(data []byte, key string) bool {
+	var m map[string]any
+	if yaml.Unmarshal(data, &m) != nil {
+		return false
+	}
+	var cur any = m
+	for _, part := range strings.Split(key, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		if cur, ok = mm[part]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // annotate adds where a bad value came from to each FieldError.

@@ -160,3 +160,74 @@ func TestEveryOptionHasEnvAndKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMinConnectionsZero: pool.minConnections 0 is a real value (connect
+// only on demand), so an explicit 0 from any source is kept; only an absent
+// value takes the default 2.
+func TestLoadMinConnectionsZero(t *testing.T) {
+	files := map[string]string{
+		"/zero.yaml":  "pool:\n  minConnections: 0\n",
+		"/three.yaml": "pool:\n  minConnections: 3\n",
+		"/other.yaml": "pool:\n  maxConnections: 5\n",
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int32
+	}{
+		{name: "unset", want: 2},
+		{name: "file without the key", args: []string{"--config", "/other.yaml"}, want: 2},
+		{name: "flag 0", args: []string{"--pool-min-connections", "0"}, want: 0},
+		{name: "flag 0 with =", args: []string{"--pool-min-connections=0"}, want: 0},
+		{name: "env 0", env: map[string]string{"MEMORY_SERVER_POOL_MIN_CONNECTIONS": "0"}, want: 0},
+		{name: "file 0", args: []string{"--config", "/zero.yaml"}, want: 0},
+		{name: "flag 0 over file 3", args: []string{"--config", "/three.yaml", "--pool-min-connections", "0"}, want: 0},
+		{name: "env 0 over file 3", args: []string{"--config", "/three.yaml"}, env: map[string]string{"MEMORY_SERVER_POOL_MIN_CONNECTIONS": "0"}, want: 0},
+		{name: "flag 4 over file 0", args: []string{"--config", "/zero.yaml", "--pool-min-connections", "4"}, want: 4},
+		{name: "file 3", args: []string{"--config", "/three.yaml"}, want: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := config.Load(src(tt.args, tt.env, files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Pool.MinConnections != tt.want {
+				t.Errorf("minConnections = %d, want %d", c.Pool.MinConnections, tt.want)
+			}
+		})
+	}
+	// A rendered 0 (what the operator writes) reads back as 0.
+	c := config.Default()
+	c.Pool.MinConnections = 0
+	data, err := config.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := config.Load(src([]string{"--config", "/r.yaml"}, nil, map[string]string{"/r.yaml": string(data)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pool.MinConnections != 0 {
+		t.Errorf("a rendered minConnections 0 read back as %d:\n%s", got.Pool.MinConnections, data)
+	}
+}
+
+// TestHelpShowsTypes: -h names each flag's real type, not "string" for all.
+func TestHelpShowsTypes(t *testing.T) {
+	fs, _, _ := config.NewFlagSet("memory-server")
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	out := b.String()
+	for _, want := range []string{"-pool-max-connections int\n", "-pool-acquire-timeout duration\n", "-readiness-failure-threshold int\n",
+		"-max-request-bytes int\n", "-listen string\n", "-config file\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-h lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "-pool-query-timeout string") {
+		t.Errorf("-h shows a duration flag as string:\n%s", out)
+	}
+}
