@@ -48,8 +48,10 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 	if err := managedCond(got, mcpv1alpha1.ConditionProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonRolloutHeld); err != nil {
 		t.Error(err)
 	}
-	if p := got.Status.Pool; p == nil || p.MaxTotalConnections != 121 || *p.ConnectionBudget != 95 {
-		t.Errorf("status.pool %+v", got.Status.Pool)
+	// status.pool is the fleet that runs (2 replicas: 3 x 11 = 33), not
+	// the refused one (121: only in the condition's message).
+	if p := got.Status.Pool; p == nil || p.MaxConnectionsPerReplica != 10 || p.MaxTotalConnections != 33 || p.ConnectionBudget == nil || *p.ConnectionBudget != 95 {
+		t.Errorf("status.pool %+v, want the running fleet's 10/33/95", got.Status.Pool)
 	}
 	managedEvent(t, ns, "fleet", corev1.EventTypeWarning, mcpv1alpha1.ReasonBudgetExceeded, "121 connections exceeds the budget of 95")
 	if err := managedGet(ctx, ns, "fleet", dep); err != nil {
@@ -164,6 +166,108 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 	if err := managedGet(ctx, ns, "toobig", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 		t.Errorf("an over-budget fleet got a Deployment (err %v)", err)
 	}
+}
+
+// managedStsLimit is the max_connections argument of a managed PostgreSQL
+// StatefulSet.
+func managedStsLimit(ctx context.Context, ns, name string) (string, error) {
+	sts := &appsv1.StatefulSet{}
+	if err := managedGet(ctx, ns, name, sts); err != nil {
+		return "", err
+	}
+	for _, a := range sts.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "max_connections=") {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("no max_connections in %v", sts.Spec.Template.Spec.Containers[0].Args)
+}
+
+// TestBudgetHoldsTheDatabaseLimit: lowering a managed database's
+// max_connections below what the running fleet holds is refused
+// (BudgetExceeded) and the StatefulSet keeps its running limit, so
+// PostgreSQL does not restart with too few slots; status.pool and the phase
+// describe the fleet that still serves; once the fleet is scaled down the
+// lower limit applies.
+func TestBudgetHoldsTheDatabaseLimit(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	ms := managedServer(ns, "shrink", mcpv1alpha1.BackendPostgres, 6)
+	ms.Spec.Pool.MaxConnections = managedI32(10)
+	ms.Spec.Backend.Postgres.Managed.MaxConnections = 100
+	managedCreate(t, ms)
+	managedSetReady(t, ns, "shrink-postgres", 1)
+	managedWaitFor(t, ns, "shrink", "within budget", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
+	})
+	dep := waitDeployment(t, ns, "shrink")
+	// Play the deployment controller: the 6 pods run and are available.
+	eventually(t, "Deployment status", func(ctx context.Context) error {
+		d := waitDeployment(t, ns, "shrink")
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 6, UpdatedReplicas: 6, ReadyReplicas: 6, AvailableReplicas: 6}
+		return suite.k8s.Status().Update(ctx, d)
+	})
+	if a, err := managedStsLimit(ctx, ns, "shrink-postgres"); err != nil || a != "max_connections=100" {
+		t.Fatalf("StatefulSet %q %v", a, err)
+	}
+
+	// 50: budget 45 < 7 x 11 = 77.
+	managedPatch(t, ns, "shrink", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Backend.Postgres.Managed.MaxConnections = 50 })
+	got := managedWaitFor(t, ns, "shrink", "BudgetExceeded", func(ms *mcpv1alpha1.MemoryServer) error {
+		if ms.Status.Phase != mcpv1alpha1.PhaseDegraded {
+			return fmt.Errorf("phase %s, want Degraded (the old fleet serves)", ms.Status.Phase)
+		}
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded)
+	})
+	if a, err := managedStsLimit(ctx, ns, "shrink-postgres"); err != nil || a != "max_connections=100" {
+		t.Errorf("StatefulSet %q %v: the limit was lowered under the running fleet", a, err)
+	}
+	if p := got.Status.Pool; p == nil || p.MaxConnectionsPerReplica != 10 || p.MaxTotalConnections != 77 || p.ConnectionBudget == nil || *p.ConnectionBudget != 95 {
+		t.Errorf("status.pool %+v, want the running fleet's 10/77 against the running database's 95", got.Status.Pool)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.ConditionConnectionBudget); !strings.Contains(c.Message, "77 connections exceeds the budget of 45") {
+		t.Errorf("ConnectionBudget message %q should carry the refused numbers", c.Message)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.ConditionBackendReady); !strings.Contains(c.Message, "keeps its limit of 100") {
+		t.Errorf("BackendReady message %q should say the limit is held", c.Message)
+	}
+	if err := managedGet(ctx, ns, "shrink", dep); err != nil || *dep.Spec.Replicas != 6 {
+		t.Errorf("Deployment replicas %d (%v), want the held 6", *dep.Spec.Replicas, err)
+	}
+
+	// 2 replicas: 3 x 11 = 33 <= 45: the fleet rolls out, then the
+	// database gets its lower limit.
+	managedPatch(t, ns, "shrink", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Replicas = managedI32(2) })
+	eventually(t, "scaled down", func(ctx context.Context) error {
+		d := waitDeployment(t, ns, "shrink")
+		if *d.Spec.Replicas != 2 {
+			return fmt.Errorf("replicas %d", *d.Spec.Replicas)
+		}
+		// While the 6 old pods still exist, the limit stays.
+		if a, err := managedStsLimit(ctx, ns, "shrink-postgres"); err != nil || a != "max_connections=100" {
+			t.Errorf("StatefulSet %q %v: lowered while 6 pods still run", a, err)
+		}
+		// The deployment controller's part: the pods are gone.
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2}
+		return suite.k8s.Status().Update(ctx, d)
+	})
+	eventually(t, "lower limit applied", func(ctx context.Context) error {
+		a, err := managedStsLimit(ctx, ns, "shrink-postgres")
+		if err != nil {
+			return err
+		}
+		if a != "max_connections=50" {
+			return fmt.Errorf("StatefulSet %q", a)
+		}
+		return nil
+	})
+	managedWaitFor(t, ns, "shrink", "within the lower budget", func(ms *mcpv1alpha1.MemoryServer) error {
+		if p := ms.Status.Pool; p == nil || p.MaxTotalConnections != 33 || p.ConnectionBudget == nil || *p.ConnectionBudget != 45 {
+			return fmt.Errorf("status.pool %+v", p)
+		}
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
+	})
 }
 
 // TestExternalDSNValidationAndRotation: a malformed DSN is refused with the

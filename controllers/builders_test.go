@@ -299,17 +299,29 @@ func TestDesiredStatus(t *testing.T) {
 		{"lost a pod", func(o *observed) { okBackend(o); o.deployment = dep(2, 1, 1, 2, 3) }, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonNotReady},
 		{"rolling out", func(o *observed) { okBackend(o); o.deployment = dep(2, 2, 2, 1, 3) }, mcpv1alpha1.PhaseProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonRolloutInProgress},
 		{"stale deployment status", func(o *observed) { okBackend(o); o.deployment = dep(2, 2, 2, 2, 2) }, mcpv1alpha1.PhaseProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonNotReady},
-		{"secret missing", func(o *observed) {
+		// A held rollout while the last good fleet serves is Degraded;
+		// Failed only when nothing serves.
+		{"secret missing, old fleet serving", func(o *observed) {
 			o.backend.status, o.backend.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound
 			o.deployment = dep(2, 2, 2, 2, 3)
+		}, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound},
+		{"secret missing, nothing serving", func(o *observed) {
+			o.backend.status, o.backend.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound
+			o.deployment = dep(2, 0, 0, 2, 3)
 		}, mcpv1alpha1.PhaseFailed, metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound},
-		{"over budget", func(o *observed) {
+		{"over budget, old fleet serving", func(o *observed) {
 			okBackend(o)
 			o.budget.status, o.budget.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded
+			o.budget.holdRollout = true
 			o.deployment = dep(2, 2, 2, 2, 3)
+		}, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded},
+		{"over budget, no deployment", func(o *observed) {
+			okBackend(o)
+			o.budget.status, o.budget.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded
+			o.budget.holdRollout = true
 		}, mcpv1alpha1.PhaseFailed, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded},
 		{"reconcile error", func(o *observed) { okBackend(o); o.reconcileErr = errors.New("boom") }, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonReconcileError},
-		{"auth secret missing", func(o *observed) { okBackend(o); o.authMissing = "x"; o.deployment = dep(1, 1, 1, 1, 3) }, mcpv1alpha1.PhaseFailed, metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound},
+		{"auth secret missing", func(o *observed) { okBackend(o); o.authMissing = "x"; o.deployment = dep(1, 1, 1, 1, 3) }, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

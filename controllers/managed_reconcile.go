@@ -76,7 +76,7 @@ func (r *MemoryServerReconciler) managedReconcile(ctx context.Context, ms *mcpv1
 		// new one (or a restarted pod) could not start anyway.
 		return ctrl.Result{}, err
 	}
-	sts, err := r.managedStatefulSet(ctx, ms)
+	sts, err := r.managedStatefulSet(ctx, ms, obs)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -91,6 +91,10 @@ func (r *MemoryServerReconciler) managedReconcile(ctx context.Context, ms *mcpv1
 		b.message = fmt.Sprintf("managed %s StatefulSet %s is not ready yet (%d/%d ready)", managedKind(ms), sts.Name, ready, want)
 	}
 	b.message += managedStorageDrift(sts, managedDesiredStatefulSet(ms))
+	if b.heldLimit > 0 {
+		b.message += fmt.Sprintf("; the database keeps its limit of %d connections (spec %d) until the running fleet (%d connections) fits the lower one",
+			b.heldLimit, managedSpecLimit(ms), obs.applied.total)
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -156,8 +160,12 @@ func (r *MemoryServerReconciler) managedServices(ctx context.Context, ms *mcpv1a
 
 // managedStatefulSet writes the database StatefulSet. The fields the API
 // server refuses to change (selector, serviceName, volumeClaimTemplates,
-// podManagementPolicy) are set only on creation.
-func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcpv1alpha1.MemoryServer) (*appsv1.StatefulSet, error) {
+// podManagementPolicy) are set only on creation. A lower connection limit
+// (max_connections, Bolt thread pool) waits until the applied fleet
+// (obs.applied) fits it: until then the StatefulSet keeps its running
+// limit, recorded in obs.backend.heldLimit, so the database never restarts
+// with fewer slots than the running pods may hold.
+func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (*appsv1.StatefulSet, error) {
 	desired := managedDesiredStatefulSet(ms)
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
 	err := r.apply(ctx, ms, sts, func() {
@@ -165,6 +173,10 @@ func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcp
 		if sts.CreationTimestamp.IsZero() {
 			sts.Spec = desired.Spec
 			return
+		}
+		obs.backend.heldLimit = managedLimitToKeep(ms, managedRunningLimit(ms, &sts.Spec.Template), obs.applied)
+		if obs.backend.heldLimit > 0 {
+			desired = managedDesiredStatefulSet(managedWithLimit(ms, obs.backend.heldLimit))
 		}
 		sts.Spec.Replicas = desired.Spec.Replicas
 		sts.Spec.Template = desired.Spec.Template
@@ -409,6 +421,10 @@ func (r *MemoryServerReconciler) budgetReconcile(_ context.Context, ms *mcpv1alp
 	obs.budget.pool = res.PoolStatus()
 	obs.budget.maxConnectionsPerReplica = res.PerReplica
 	obs.budget.holdRollout = !res.Fits
+	if obs.holdRollout() {
+		// What runs, not what was refused.
+		obs.budget.pool = appliedPool(ms, obs)
+	}
 
 	prev := meta.FindStatusCondition(ms.Status.Conditions, mcpv1alpha1.ConditionConnectionBudget)
 	switch {

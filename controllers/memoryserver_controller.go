@@ -107,6 +107,7 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		name string
 		fn   func(context.Context, *mcpv1alpha1.MemoryServer, *observed) (ctrl.Result, error)
 	}{
+		{"applied fleet", r.observeApplied},
 		{"backend", r.reconcileBackend},
 		{"connection budget", r.reconcileConnectionBudget},
 		{"rollout hold", r.reconcileRolloutHold},

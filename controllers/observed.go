@@ -16,12 +16,15 @@ const conflictRequeue = 200 * time.Millisecond
 
 // observed is what one reconcile learns, step by step; updateStatus turns it
 // into the MemoryServer's status. Every step reads what earlier steps wrote:
-// reconcileBackend fills backend, reconcileConnectionBudget fills budget,
+// observeApplied fills applied, reconcileBackend fills backend, reconcileConnectionBudget fills budget,
 // reconcileConfigMap fills configData and configHash, reconcileDeployment
 // fills deployment.
 type observed struct {
 	backend backendObservation
 	budget  budgetObservation
+	// applied is the fleet as it runs, read before any step writes
+	// (observeApplied).
+	applied appliedFleet
 
 	// secretDigests are the content digests of every referenced Secret key,
 	// keyed by "secret/key" (never the value). They go into the config hash.
@@ -58,6 +61,9 @@ type backendObservation struct {
 	neo4jURI string
 	// neo4jDatabase is rendered into the ConfigMap for the neo4j backend.
 	neo4jDatabase string
+	// heldLimit, when > 0, is the connection limit the managed database
+	// keeps instead of the spec's lower one, until the applied fleet fits.
+	heldLimit int32
 }
 
 // budgetObservation is the ConnectionBudget condition's input and the

@@ -119,13 +119,17 @@ func deploymentState(d *appsv1.Deployment, want int32) (available, progressing b
 }
 
 // phaseOf summarises the conditions: Failed when the user must act (a
-// missing or malformed Secret, an over-budget fleet), Degraded when a
-// reconcile failed or a running fleet lost pods, Pending while no pod is
-// ready, Progressing during a rollout of a serving fleet.
+// missing or malformed Secret, an over-budget fleet) and nothing serves,
+// Degraded when a reconcile failed, a running fleet lost pods, or a
+// rollout is held while the last good fleet still serves (the Ready and
+// Progressing conditions say why), Pending while no pod is ready,
+// Progressing during a rollout of a serving fleet.
 func phaseOf(obs *observed, ready, available, progressing bool, readyReplicas int32) mcpv1alpha1.Phase {
 	switch {
 	case ready:
 		return mcpv1alpha1.PhaseReady
+	case obs.holdRollout() && available && obs.reconcileErr == nil:
+		return mcpv1alpha1.PhaseDegraded
 	case obs.backend.status == metav1.ConditionFalse, obs.budget.status == metav1.ConditionFalse, obs.authMissing != "":
 		return mcpv1alpha1.PhaseFailed
 	case obs.reconcileErr != nil:

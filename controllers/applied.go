@@ -1,0 +1,167 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
+	"github.com/memory-operator/memory-operator/server/config"
+)
+
+// The applied fleet is the server fleet as it runs: the Deployment, its
+// ConfigMap and its autoscaler as they are in the cluster (the last good
+// spec while a rollout is held), not as the spec asks. Two decisions rest on
+// it: a managed database's connection limit is lowered only once the applied
+// fleet fits the lower limit (else the database would restart with fewer
+// slots than the running pods hold), and status.pool reports what runs.
+
+// appliedFleet is the connection demand of the running fleet.
+type appliedFleet struct {
+	// exists is false when there is no server Deployment yet.
+	exists bool
+	// pods is the largest number of pods the fleet may run as applied:
+	// max(Deployment replicas + surge, pods that exist, autoscaler max + surge).
+	pods int32
+	// perReplica is pool.maxConnections in the applied ConfigMap.
+	perReplica int32
+	// total is pods x (perReplica + prober).
+	total int32
+}
+
+// observeApplied is the first step: it reads the applied fleet into
+// obs.applied before any step changes it.
+func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	dep := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ServerName(ms)}, dep); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("while reading Deployment %s: %w", ServerName(ms), err)
+	}
+	replicas := managedDeref(dep.Spec.Replicas, 1)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ServerName(ms)}, hpa); {
+	case err == nil:
+		replicas = max(replicas, hpa.Spec.MaxReplicas)
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, fmt.Errorf("while reading HorizontalPodAutoscaler %s: %w", ServerName(ms), err)
+	}
+	surge := BudgetMaxSurge
+	if dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		surge = 0
+	}
+	per := int32(config.DefaultMaxConnections)
+	cm := &corev1.ConfigMap{}
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ConfigMapName(ms)}, cm); {
+	case err == nil:
+		if cfg, err := config.Parse([]byte(cm.Data[ConfigFileKey])); err == nil && cfg.Pool.MaxConnections > 0 {
+			per = cfg.Pool.MaxConnections
+		}
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", ConfigMapName(ms), err)
+	}
+	pods := max(int64(replicas)+int64(surge), int64(dep.Status.Replicas))
+	obs.applied = appliedFleet{
+		exists:     true,
+		pods:       budgetClamp(pods),
+		perReplica: per,
+		total:      budgetClamp(pods * (int64(per) + int64(BudgetProberConnections))),
+	}
+	return ctrl.Result{}, nil
+}
+
+// appliedPool is status.pool while the rollout is held: the applied
+// fleet's numbers against the budget of the database as it runs (heldLimit
+// when the managed database keeps its old limit). The refused fleet's
+// numbers are only in the ConnectionBudget condition's message.
+func appliedPool(ms *mcpv1alpha1.MemoryServer, obs *observed) *mcpv1alpha1.PoolStatus {
+	in := budgetInputFor(ms)
+	if obs.backend.heldLimit > 0 {
+		in.DatabaseLimit = obs.backend.heldLimit
+	}
+	ps := &mcpv1alpha1.PoolStatus{}
+	if obs.applied.exists {
+		ps.MaxConnectionsPerReplica, ps.MaxTotalConnections = obs.applied.perReplica, obs.applied.total
+	}
+	if b := budgetCompute(in).Budget; b != nil {
+		v := *b
+		ps.ConnectionBudget = &v
+	}
+	return ps
+}
+
+// managedLimitBudget is the connections a managed database with the given
+// limit (PostgreSQL max_connections, Neo4j Bolt thread pool) can give the
+// fleet: the same formula as the connection budget's.
+func managedLimitBudget(ms *mcpv1alpha1.MemoryServer, limit int32) int64 {
+	if ms.Spec.Backend.Type == mcpv1alpha1.BackendNeo4j {
+		return int64(limit)
+	}
+	return int64(limit) - int64(BudgetSuperuserReserved) - int64(BudgetOperatorMargin)
+}
+
+// managedSpecLimit is the limit ms's spec asks of its managed database.
+func managedSpecLimit(ms *mcpv1alpha1.MemoryServer) int32 {
+	if ms.Spec.Backend.Type == mcpv1alpha1.BackendNeo4j {
+		return managedNeo4jBoltThreadPool(managedNeo4jSpec(ms))
+	}
+	return managedPostgresMaxConnections(managedPostgresSpec(ms))
+}
+
+// managedRunningLimit is the limit in a database StatefulSet's pod
+// template (the -c max_connections=N argument, or the Bolt thread pool
+// environment variable); 0 when it cannot be read.
+func managedRunningLimit(ms *mcpv1alpha1.MemoryServer, tpl *corev1.PodTemplateSpec) int32 {
+	for _, c := range tpl.Spec.Containers {
+		var raw string
+		if ms.Spec.Backend.Type == mcpv1alpha1.BackendNeo4j {
+			for _, e := range c.Env {
+				if e.Name == managedNeo4jConfigEnv("server.bolt.thread_pool_max_size") {
+					raw = e.Value
+				}
+			}
+		} else {
+			for _, a := range c.Args {
+				if v, ok := strings.CutPrefix(a, "max_connections="); ok {
+					raw = v
+				}
+			}
+		}
+		if n, err := strconv.ParseInt(raw, 10, 32); err == nil && n > 0 {
+			return int32(n)
+		}
+	}
+	return 0
+}
+
+// managedLimitToKeep is the limit the database StatefulSet must keep
+// instead of the spec's lower one, or 0 to apply the spec: a lower limit
+// waits until the applied fleet fits it.
+func managedLimitToKeep(ms *mcpv1alpha1.MemoryServer, running int32, applied appliedFleet) int32 {
+	want := managedSpecLimit(ms)
+	if running <= want || !applied.exists || int64(applied.total) <= managedLimitBudget(ms, want) {
+		return 0
+	}
+	return running
+}
+
+// managedWithLimit is a copy of ms whose managed database has the given
+// limit.
+func managedWithLimit(ms *mcpv1alpha1.MemoryServer, limit int32) *mcpv1alpha1.MemoryServer {
+	c := ms.DeepCopy()
+	if c.Spec.Backend.Type == mcpv1alpha1.BackendNeo4j {
+		c.Spec.Backend.Neo4j.Managed.BoltThreadPoolMaxSize = limit
+	} else {
+		c.Spec.Backend.Postgres.Managed.MaxConnections = limit
+	}
+	return c
+}
