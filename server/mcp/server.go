@@ -66,9 +66,14 @@ type Server struct {
 	obs      Observer
 	sdk      *sdk.Server
 	inFlight atomic.Int64
-	// subscribers counts subscriptions to ResourceURI, so that writes skip
-	// the notification when nobody listens.
-	subscribers atomic.Int64
+	// subs are the sessions subscribed to ResourceURI (per session: the SDK
+	// calls the unsubscribe handler for any unsubscribe, even from a session
+	// that never subscribed). nSubs is len(subs), read on every write so
+	// that writes skip the notification (and the SDK's log line per
+	// notification) when nobody listens.
+	subMu sync.Mutex
+	subs  map[*sdk.ServerSession]struct{}
+	nSubs atomic.Int64
 }
 
 // ToolNames lists the tools in registration order.
@@ -123,27 +128,57 @@ func (s *Server) subscribe(_ context.Context, req *sdk.SubscribeRequest) error {
 	if req.Params.URI != ResourceURI {
 		return fmt.Errorf("unknown resource %q (this server has %s)", req.Params.URI, ResourceURI)
 	}
-	s.subscribers.Add(1)
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.subs == nil {
+		s.subs = map[*sdk.ServerSession]struct{}{}
+	}
+	s.subs[req.Session] = struct{}{}
+	s.nSubs.Store(int64(len(s.subs)))
 	return nil
 }
 
+// unsubscribe forgets the calling session's subscription only: a session
+// that never subscribed changes nothing.
 func (s *Server) unsubscribe(_ context.Context, req *sdk.UnsubscribeRequest) error {
-	if req.Params.URI == ResourceURI && s.subscribers.Add(-1) < 0 {
-		s.subscribers.Store(0)
+	if req.Params.URI != ResourceURI {
+		return nil
 	}
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	delete(s.subs, req.Session)
+	s.nSubs.Store(int64(len(s.subs)))
 	return nil
+}
+
+// pruneSubscribers forgets subscribed sessions that have ended without
+// unsubscribing (the SDK drops them from its own list on disconnect).
+func (s *Server) pruneSubscribers() {
+	live := map[*sdk.ServerSession]bool{}
+	for ss := range s.sdk.Sessions() {
+		live[ss] = true
+	}
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for ss := range s.subs {
+		if !live[ss] {
+			delete(s.subs, ss)
+		}
+	}
+	s.nSubs.Store(int64(len(s.subs)))
 }
 
 // graphChanged sends notifications/resources/updated for ResourceURI to the
 // sessions of this replica that subscribed (writes through other replicas
 // are not seen here).
 func (s *Server) graphChanged(ctx context.Context) {
-	if s.subscribers.Load() == 0 {
+	if s.nSubs.Load() == 0 {
 		return
 	}
 	if err := s.sdk.ResourceUpdated(ctx, &sdk.ResourceUpdatedNotificationParams{URI: ResourceURI}); err != nil {
 		s.log.Warn("while notifying resource subscribers", "err", err)
 	}
+	s.pruneSubscribers()
 }
 
 // SDK returns the underlying SDK server (for transports).
