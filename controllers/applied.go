@@ -26,8 +26,12 @@ import (
 
 // appliedFleet is the connection demand of the running fleet.
 type appliedFleet struct {
-	// exists is false when there is no server Deployment yet.
+	// exists is false when no fleet was ever rolled out: no server
+	// Deployment, and no ConfigMap recording one.
 	exists bool
+	// replicas is the Deployment's replica count, or, when it is gone, the
+	// one its held ConfigMap records.
+	replicas int32
 	// pods is the largest number of pods the fleet may run as applied:
 	// max(Deployment replicas + surge, pods that exist, autoscaler max + surge).
 	pods int32
@@ -38,44 +42,57 @@ type appliedFleet struct {
 }
 
 // observeApplied is the first step: it reads the applied fleet into
-// obs.applied before any step changes it.
+// obs.applied before any step changes it. Without a Deployment (deleted
+// while the rollout is held), the applied fleet is the one the held
+// ConfigMap records (AnnotationAppliedReplicas), which reconcileDeployment
+// recreates.
 func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
-	dep := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ServerName(ms)}, dep); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("while reading Deployment %s: %w", ServerName(ms), err)
-	}
-	replicas := managedDeref(dep.Spec.Replicas, 1)
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-	switch err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ServerName(ms)}, hpa); {
-	case err == nil:
-		replicas = max(replicas, hpa.Spec.MaxReplicas)
-	case !apierrors.IsNotFound(err):
-		return ctrl.Result{}, fmt.Errorf("while reading HorizontalPodAutoscaler %s: %w", ServerName(ms), err)
-	}
-	surge := BudgetMaxSurge
-	if dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		surge = 0
-	}
+	key := client.ObjectKey{Namespace: ms.Namespace, Name: ServerName(ms)}
 	per := int32(config.DefaultMaxConnections)
+	var recorded int32
 	cm := &corev1.ConfigMap{}
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ConfigMapName(ms)}, cm); {
 	case err == nil:
 		if cfg, err := config.Parse([]byte(cm.Data[ConfigFileKey])); err == nil && cfg.Pool.MaxConnections > 0 {
 			per = cfg.Pool.MaxConnections
 		}
+		if n, err := strconv.ParseInt(cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas], 10, 32); err == nil && n >= 0 {
+			recorded = int32(n)
+		}
 	case !apierrors.IsNotFound(err):
 		return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", ConfigMapName(ms), err)
 	}
-	pods := max(int64(replicas)+int64(surge), int64(dep.Status.Replicas))
-	obs.applied = appliedFleet{
-		exists:     true,
-		pods:       budgetClamp(pods),
-		perReplica: per,
-		total:      budgetClamp(pods * (int64(per) + int64(BudgetProberConnections))),
+
+	var replicas, existing int32
+	surge := BudgetMaxSurge
+	dep := &appsv1.Deployment{}
+	switch err := r.Get(ctx, key, dep); {
+	case err == nil:
+		replicas, existing = managedDeref(dep.Spec.Replicas, 1), dep.Status.Replicas
+		if dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+			surge = 0
+		}
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, fmt.Errorf("while reading Deployment %s: %w", key.Name, err)
+	case cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas] == "":
+		return ctrl.Result{}, nil // nothing was ever rolled out
+	default:
+		replicas = recorded
+		if ms.Spec.Backend.Type == mcpv1alpha1.BackendSQLite {
+			surge = 0
+		}
 	}
+	obs.applied.exists, obs.applied.replicas = true, replicas
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	switch err := r.Get(ctx, key, hpa); {
+	case err == nil:
+		replicas = max(replicas, hpa.Spec.MaxReplicas)
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, fmt.Errorf("while reading HorizontalPodAutoscaler %s: %w", key.Name, err)
+	}
+	pods := max(int64(replicas)+int64(surge), int64(existing))
+	obs.applied.pods, obs.applied.perReplica = budgetClamp(pods), per
+	obs.applied.total = budgetClamp(pods * (int64(per) + int64(BudgetProberConnections)))
 	return ctrl.Result{}, nil
 }
 

@@ -81,6 +81,27 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		t.Errorf("the held Deployment changed (generation %d -> %d)", goodGen, dep.Generation)
 	}
 
+	// Deleted while held: the last good fleet comes back (2 replicas, the
+	// held configuration), not the refused one and not nothing.
+	oldUID := dep.UID
+	if err := suite.k8s.Delete(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Deployment recreated while held", func(ctx context.Context) error {
+		if err := managedGet(ctx, ns, "fleet", dep); err != nil {
+			return err
+		}
+		if dep.UID == oldUID {
+			return fmt.Errorf("not deleted yet")
+		}
+		return nil
+	})
+	if *dep.Spec.Replicas != 2 || dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash] != goodHash {
+		t.Errorf("recreated Deployment: replicas %d hash %s, want the last good 2 and %s", *dep.Spec.Replicas,
+			dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash], goodHash)
+	}
+	goodGen = dep.Generation
+
 	// Back into budget: 6 replicas, 7 x 13 = 91.
 	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Replicas = managedI32(6) })
 	managedWaitFor(t, ns, "fleet", "within budget again", func(ms *mcpv1alpha1.MemoryServer) error {

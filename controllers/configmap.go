@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -134,10 +135,20 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 			return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", cm.Name, err)
 		}
 	}
+	held := obs.holdRollout()
 	if err := r.apply(ctx, ms, cm, func() {
 		mergeLabels(&cm.ObjectMeta, desired.Labels)
 		cm.Data = desired.Data
 		cm.BinaryData = nil
+		// The fleet rolled out with this configuration, for recreating a
+		// Deployment deleted while a later rollout is held. A ConfigMap
+		// created while held records none: nothing was rolled out.
+		if !held {
+			if cm.Annotations == nil {
+				cm.Annotations = map[string]string{}
+			}
+			cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas] = strconv.Itoa(int(desiredReplicas(ms)))
+		}
 	}); err != nil {
 		return ctrl.Result{}, err
 	}

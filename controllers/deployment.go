@@ -226,8 +226,9 @@ func desiredDeployment(ms *mcpv1alpha1.MemoryServer, in deploymentInput) *appsv1
 // held (observed.holdRollout): then an existing Deployment keeps its last
 // good spec, so the serving pods are not replaced by pods that would fail.
 // A missing Deployment is not created over the connection budget (that
-// fleet could exhaust the database); it is created while only the backend
-// is unusable, so the fleet's objects exist and its pods report the missing
+// fleet could exhaust the database) unless it was deleted: then the last
+// good fleet is recreated (observeApplied). It is created while only the
+// backend is unusable, so the fleet's objects exist and its pods report the missing
 // Secret themselves until it is fixed, which rolls them. It records the
 // Deployment in obs.
 func (r *MemoryServerReconciler) reconcileDeployment(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
@@ -245,8 +246,14 @@ func (r *MemoryServerReconciler) reconcileDeployment(ctx context.Context, ms *mc
 			return ctrl.Result{}, nil
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, fmt.Errorf("while reading Deployment %s: %w", dep.Name, err)
-		case obs.budget.holdRollout:
+		case obs.budget.holdRollout && !obs.applied.exists:
 			return ctrl.Result{}, nil
+		case obs.budget.holdRollout:
+			// Deleted while held: put back the last good fleet, its size
+			// recorded on the held ConfigMap (whose configuration, and so
+			// pool size, is the last good one too). The other fields come
+			// from the spec: they do not change the connections it holds.
+			desired.Spec.Replicas = ptrTo(obs.applied.replicas)
 		}
 	}
 	if err := r.apply(ctx, ms, dep, func() {

@@ -44,6 +44,11 @@ const (
 	// AnnotationConfigHash on the pod template changes whenever the rendered
 	// configuration or a referenced Secret changes, which rolls the pods.
 	AnnotationConfigHash = "mcp.memory.dev/config-hash"
+	// AnnotationAppliedReplicas on the server ConfigMap is the replica
+	// count of the fleet last rolled out with that configuration. It is
+	// held with the ConfigMap while a rollout is held, so a Deployment
+	// deleted meanwhile is recreated at the last good size.
+	AnnotationAppliedReplicas = "mcp.memory.dev/applied-replicas"
 
 	LabelName      = "app.kubernetes.io/name"
 	LabelInstance  = "app.kubernetes.io/instance"
