@@ -135,7 +135,7 @@ func exercise(t *testing.T, cs *mcp.ClientSession) {
 
 func TestStreamableHTTP(t *testing.T) {
 	s := start(t, nil, "--sqlite-path", filepath.Join(t.TempDir(), "m.db"), "--pool-health-check-period", "200ms")
-	body := s.waitReady(t, http.StatusOK, 10*time.Second)
+	body := s.waitReady(t, http.StatusOK)
 	if !strings.Contains(body, `"backend": "sqlite"`) || !strings.Contains(body, `"verdict": "ready"`) {
 		t.Errorf("/readyz body %s", body)
 	}
@@ -301,7 +301,7 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("exit after SIGTERM: %v\n%s", err, s.stderr.String())
 		}
 		s.done <- err // for the cleanup
-	case <-time.After(15 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the server did not stop after SIGTERM")
 	}
 	log := s.stderr.String()
@@ -361,7 +361,7 @@ func TestConfigFileAsTheOperatorRendersIt(t *testing.T) {
 	}
 	flagPath := filepath.Join(dir, "from-flag.db")
 	s := start(t, []string{"MEMORY_SERVER_READINESS_FAILURE_THRESHOLD=5"}, "--config", file, "--sqlite-path", flagPath)
-	body := s.waitReady(t, http.StatusOK, 10*time.Second)
+	body := s.waitReady(t, http.StatusOK)
 	if !strings.Contains(body, `"failureThreshold": 5`) {
 		t.Errorf("the environment did not override the file: %s", body)
 	}
@@ -402,14 +402,14 @@ func TestResourceSubscription(t *testing.T) {
 		if uri != "memory://knowledge-graph" {
 			t.Errorf("update for %s", uri)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("no notifications/resources/updated after a write")
 	}
 	ok(t, cs, "read_graph", `{}`) // reads do not notify
 	ok(t, cs, "delete_entities", `{"entityNames":["watched"]}`)
 	select {
 	case <-updates:
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("no notification after delete_entities")
 	}
 	select {

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,21 +82,21 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// servingAddr finds the address in the server's `msg="serving MCP" ...
+// addr=HOST:PORT` log line.
+var servingAddr = regexp.MustCompile(`msg="serving MCP".* addr=(\S+)`)
 
-// start runs the binary with args (plus --listen) and waits for /livez.
+// hangGuard bounds every wait on the server: generous, so that a slow shared
+// machine never fails a test; only a hung server does.
+const hangGuard = 60 * time.Second
+
+// start runs the binary with args on --listen 127.0.0.1:0 (the kernel picks
+// a free port, so parallel test processes never race for one), reads the
+// address from its "serving MCP" log line and waits for /livez.
 func start(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	s := &server{addr: freeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binary(t), append([]string{"--listen", s.addr, "--log-format", "text"}, args...)...)
+	s := &server{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(binary(t), append([]string{"--listen", "127.0.0.1:0", "--log-format", "text"}, args...)...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -107,17 +107,24 @@ func start(t *testing.T, env []string, args ...string) *server {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(hangGuard):
 			_ = s.cmd.Process.Kill()
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.stderr.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
-		if code, _ := s.get(t, "/livez"); code == http.StatusOK {
-			return s
+		if s.addr == "" {
+			if m := servingAddr.FindStringSubmatch(s.stderr.String()); m != nil {
+				s.addr = m[1]
+			}
+		}
+		if s.addr != "" {
+			if code, _ := s.get(t, "/livez"); code == http.StatusOK {
+				return s
+			}
 		}
 		select {
 		case err := <-s.done:
@@ -126,7 +133,7 @@ func start(t *testing.T, env []string, args ...string) *server {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("server did not answer /livez\n%s", s.stderr.String())
+	t.Fatalf("server did not answer /livez within the %s hang guard\n%s", hangGuard, s.stderr.String())
 	return nil
 }
 
@@ -141,9 +148,12 @@ func (s *server) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (s *server) waitReady(t *testing.T, want int, within time.Duration) string {
+// waitReady polls /readyz until it answers want and returns the body. It
+// is a state wait: the hang guard only catches a server that never gets
+// there.
+func (s *server) waitReady(t *testing.T, want int) string {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(hangGuard)
 	var body string
 	var code int
 	for time.Now().Before(deadline) {
@@ -152,7 +162,7 @@ func (s *server) waitReady(t *testing.T, want int, within time.Duration) string 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("/readyz did not answer %d within %s; last %d %s", want, within, code, body)
+	t.Fatalf("/readyz did not answer %d within the %s hang guard; last %d %s", want, hangGuard, code, body)
 	return ""
 }
 

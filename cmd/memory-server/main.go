@@ -66,9 +66,9 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	st, err := openStore(ctx, cfg, log)
+	st, err := openForCommand(ctx, cmd, cfg, log)
 	if err != nil {
-		return fmt.Errorf("while opening the %s backend: %w", cfg.Backend, err)
+		return err
 	}
 	defer func() {
 		if err := st.Close(); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/memory-operator/memory-operator/server/health"
 	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/deferred"
 	"github.com/memory-operator/memory-operator/server/store/sqlite"
 )
 
@@ -208,5 +209,67 @@ func TestMetrics(t *testing.T) {
 	}
 	if stats.AcquireCount < 1 || !strings.Contains(body, "memory_server_pool_acquires_total ") {
 		t.Errorf("pool acquires not exported: %+v", stats)
+	}
+}
+
+// TestStartingWhileTheStoreOpens: a Store still opening in the background
+// (server/store/deferred) keeps the verdict "starting", 503, with the open
+// error in lastError; once it opens, one probe makes the server ready.
+func TestStartingWhileTheStoreOpens(t *testing.T) {
+	release := make(chan struct{})
+	path := filepath.Join(t.TempDir(), "m.db")
+	st, err := deferred.New(context.Background(), deferred.Config{Backend: "postgres", InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Open: func(ctx context.Context) (memory.Store, error) {
+			select {
+			case <-release:
+				return sqlite.New(ctx, sqlite.Config{Path: path})
+			default:
+				return nil, errors.New("dial tcp 10.0.0.1:5432: connect: connection refused")
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := health.NewProber(st, health.Config{Period: time.Second, FailureThreshold: 1}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := health.Readyz(p)
+	get := func() (int, health.Status) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		var s health.Status
+		if err := json.Unmarshal(rec.Body.Bytes(), &s); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Code, s
+	}
+	// Wait (hang guard only) until an open attempt has failed, then probe.
+	guard := time.After(30 * time.Second)
+	for !strings.Contains(st.Ping(context.Background()).Error(), "connection refused") {
+		select {
+		case <-guard:
+			t.Fatal("no failed open attempt")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	for range 3 {
+		p.ProbeOnce(context.Background())
+	}
+	code, s := get()
+	if code != http.StatusServiceUnavailable || s.Verdict != health.VerdictStarting || s.Ready ||
+		!strings.Contains(s.LastError, "database unavailable") || !strings.Contains(s.LastError, "connection refused") {
+		t.Fatalf("while opening: %d %+v", code, s)
+	}
+	close(release)
+	select {
+	case <-st.Opened():
+	case <-time.After(30 * time.Second):
+		t.Fatal("never opened")
+	}
+	p.ProbeOnce(context.Background())
+	if code, s := get(); code != http.StatusOK || s.Verdict != health.VerdictReady {
+		t.Fatalf("after open: %d %+v", code, s)
 	}
 }

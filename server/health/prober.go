@@ -54,6 +54,11 @@ type Status struct {
 	Saturated           bool             `json:"saturated"`
 }
 
+// opening is implemented by a Store that opens its backend in the
+// background (server/store/deferred): while Opening reports true the verdict
+// is "starting", with the reason in lastError.
+type opening interface{ Opening() bool }
+
 // Prober checks a Store in the background.
 type Prober struct {
 	store memory.Store
@@ -135,6 +140,11 @@ func (p *Prober) ProbeOnce(ctx context.Context) {
 	}
 }
 
+func (p *Prober) storeOpening() bool {
+	o, ok := p.store.(opening)
+	return ok && o.Opening()
+}
+
 // SetShuttingDown makes the server unready for good (SIGTERM).
 func (p *Prober) SetShuttingDown() {
 	p.mu.Lock()
@@ -170,7 +180,7 @@ func (p *Prober) Status() Status {
 	switch {
 	case p.shuttingDown:
 		s.Verdict = VerdictShuttingDown
-	case !p.probed:
+	case !p.probed || p.storeOpening():
 		s.Verdict = VerdictStarting
 	case p.ready:
 		s.Verdict = VerdictReady

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/memory-operator/memory-operator/server/config"
+	"github.com/memory-operator/memory-operator/server/memory"
+	"github.com/memory-operator/memory-operator/server/store/deferred"
+)
+
+// openForCommand opens the store a command needs.
+//
+// Serving over HTTP (streamable-http, sse) does not wait for the database:
+// the listener starts at once (/livez 200, /readyz 503 with verdict
+// "starting" and the last open error) while the store opens and migrates in
+// the background, retried with back-off from 250 ms doubling up to 10 s
+// until ctx ends. Tool calls before that get an isError result "database
+// unavailable: ..." (an MCP client shows it and can retry; a 503 on /mcp
+// would fail its initialize handshake instead). So a pod whose database is
+// still starting (a managed PostgreSQL in initdb) becomes ready by itself
+// instead of crash-looping.
+//
+// stdio, import and export fail fast with the open error: a person or a
+// script is waiting for them.
+func openForCommand(ctx context.Context, cmd string, cfg config.Config, log *slog.Logger) (memory.Store, error) {
+	if cmd == "serve" && cfg.Transport != config.TransportStdio {
+		return deferred.New(ctx, deferred.Config{
+			Backend: cfg.Backend, Logger: log,
+			Open: func(ctx context.Context) (memory.Store, error) { return openStore(ctx, cfg, log) },
+		})
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("while opening the %s backend: %w", cfg.Backend, err)
+	}
+	return st, nil
+}
