@@ -90,16 +90,10 @@ func run(args []string) error {
 		log.Info("imported", "file", file, "entities", res.Entities, "observations", res.Observations, "relations", res.Relations)
 		return nil
 	case "export":
-		var w io.Writer = os.Stdout
 		if file != "" && file != "-" {
-			f, err := os.Create(file)
-			if err != nil {
-				return fmt.Errorf("while creating the export file: %w", err)
-			}
-			defer f.Close()
-			w = f
+			return writeFileAtomic(file, func(w io.Writer) error { return app.Export(ctx, st, w) })
 		}
-		return app.Export(ctx, st, w)
+		return app.Export(ctx, st, os.Stdout)
 	default:
 		return app.Serve(ctx, cfg, st, app.Options{Logger: log, Stdin: os.Stdin, Stdout: os.Stdout})
 	}

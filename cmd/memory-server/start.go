@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/memory"
@@ -36,4 +39,37 @@ func openForCommand(ctx context.Context, cmd string, cfg config.Config, log *slo
 		return nil, fmt.Errorf("while opening the %s backend: %w", cfg.Backend, err)
 	}
 	return st, nil
+}
+
+// writeFileAtomic writes path through write: into a temporary file next to
+// it, synced and closed with their errors checked (a full disk can first
+// fail at Sync or Close), then renamed over path. On any error path is left
+// as it was and the temporary file is removed.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("while creating the export file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("while writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("while writing %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("while writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("while writing %s: %w", path, err)
+	}
+	return nil
 }
