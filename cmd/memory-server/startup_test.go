@@ -177,3 +177,31 @@ func TestCommandsFailFastWithoutTheDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestServerInfoVersion: a binary built in a git checkout without -ldflags
+// reports its VCS revision in serverInfo, not "dev". (The machine's GOFLAGS
+// may say -buildvcs=false, so this test builds its own binary with it on.)
+func TestServerInfoVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a second binary (skipped with -short)")
+	}
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout (go build stamps no revision): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "memory-server")
+	if b, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildvcs=true: %v\n%s", err, b)
+	}
+	cs := connect(t, &mcp.CommandTransport{Command: exec.Command(bin, "--transport", "stdio", "--sqlite-path", filepath.Join(t.TempDir(), "m.db"))})
+	got := cs.InitializeResult().ServerInfo.Version
+	// The binary was built from HEAD plus, maybe, uncommitted changes: Go
+	// stamps a pseudo-version (v0.0.0-<time>-<rev>[+dirty]) or, in older
+	// toolchains, only vcs.revision. Either way it names the revision.
+	// HEAD is read before and after the build (someone may commit between).
+	after, _ := exec.Command("git", "rev-parse", "HEAD").Output()
+	before, now := strings.TrimSpace(string(out))[:12], strings.TrimSpace(string(after))
+	if !strings.Contains(got, before) && (len(now) < 12 || !strings.Contains(got, now[:12])) {
+		t.Errorf("serverInfo.version = %q, want the revision %s in it", got, before)
+	}
+}

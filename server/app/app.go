@@ -23,7 +23,9 @@ import (
 	"github.com/memory-operator/memory-operator/server/memory"
 )
 
-// Version is reported in the MCP serverInfo; main may set it at build time.
+// Version is reported in the MCP serverInfo; main may set it at build time
+// (-ldflags -X). While it is "dev" the binary's build info gives the version
+// (module version or VCS revision, see effectiveVersion).
 var Version = "dev"
 
 // Options are the parts of Serve that are not configuration.
@@ -58,7 +60,7 @@ func Serve(ctx context.Context, cfg config.Config, store memory.Store, o Options
 		return err
 	}
 	metrics := health.NewMetrics(prober, mcp.ToolNames(), mcp.Outcomes)
-	srv := mcp.New(store, mcp.Options{Logger: log, Observer: metrics, Version: Version})
+	srv := mcp.New(store, mcp.Options{Logger: log, Observer: metrics, Version: effectiveVersion()})
 
 	if cfg.PprofListen != "" {
 		stop := servePprof(cfg.PprofListen, log)
