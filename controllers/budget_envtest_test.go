@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
@@ -148,6 +149,7 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 	auto := managedServer(ns, "auto", mcpv1alpha1.BackendPostgres, 1)
 	auto.Spec.Pool.MaxConnections = managedI32(10)
 	auto.Spec.Autoscaling = &mcpv1alpha1.AutoscalingSpec{MaxReplicas: 4}
+	auto.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
 	managedCreate(t, auto)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	eventually(t, "HPA", func(ctx context.Context) error { return managedGet(ctx, ns, "auto", hpa) })

@@ -369,6 +369,7 @@ func TestAutoscaledFleet(t *testing.T) {
 	createSecret(t, ns, "pg", map[string]string{"dsn": "postgres://u:p@db:5432/m"})
 	ms := externalPostgresServer(ns, "fleet", "pg")
 	ms.Spec.Autoscaling = &mcpv1alpha1.AutoscalingSpec{MinReplicas: ptr(int32(2)), MaxReplicas: 6, TargetCPUUtilizationPercentage: ptr(int32(60))}
+	ms.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
 	create(t, ms)
 
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}

@@ -17,11 +17,13 @@ import (
 func TestInvalidMemoryServersAreRefused(t *testing.T) {
 	requireEnvtest(t)
 	ns := newNamespace(t)
-	cases := []struct {
+	type invalidCase struct {
 		name string
 		spec string
 		want []string // substrings of the error message
-	}{
+	}
+	objNames := map[string]string{} // metadata.name by case; "bad" when absent
+	cases := []invalidCase{
 		{"postgres type without its block", `backend: {type: postgres}`,
 			[]string{"spec.backend.postgres", "backend.type postgres requires backend.postgres"}},
 		{"neo4j type with a postgres block", `backend: {type: neo4j, postgres: {external: {dsnSecretRef: {name: a, key: b}}}}`,
@@ -66,10 +68,28 @@ func TestInvalidMemoryServersAreRefused(t *testing.T) {
 			[]string{"spec.autoscaling.targetCPUUtilizationPercentage", "less than or equal to 100"}},
 		{"missing backend", `{replicas: 1}`,
 			[]string{"spec.backend", "Required value"}},
+		{"autoscaling without a CPU request", `{autoscaling: {maxReplicas: 3}, backend: {type: postgres, postgres: {managed: {}}}}`,
+			[]string{"spec.autoscaling", "requires spec.resources.requests.cpu"}},
+		{"autoscaling with only a memory request", `{autoscaling: {maxReplicas: 3}, resources: {requests: {memory: 64Mi}}, backend: {type: postgres, postgres: {managed: {}}}}`,
+			[]string{"spec.autoscaling", "requires spec.resources.requests.cpu"}},
+	}
+	// metadata.name: a DNS-1035 label of at most 43 characters.
+	for _, n := range []struct{ name, objName, want string }{
+		{"name of 44 characters", strings.Repeat("a", 44), "metadata.name must be at most 43 characters"},
+		{"name of 60 characters", "m" + strings.Repeat("x", 59), "metadata.name must be at most 43 characters"},
+		{"name with a dot", "team.memory", "metadata.name must be a DNS-1035 label"},
+		{"name starting with a digit", "9lives", "metadata.name must be a DNS-1035 label"},
+	} {
+		cases = append(cases, invalidCase{name: n.name, spec: `backend: {type: postgres, postgres: {managed: {}}}`, want: []string{n.want}})
+		objNames[n.name] = n.objName
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := memoryServerFromYAML(t, ns, "bad", tc.spec)
+			name := objNames[tc.name]
+			if name == "" {
+				name = "bad"
+			}
+			obj := memoryServerFromYAML(t, ns, name, tc.spec)
 			err := suite.k8s.Create(context.Background(), obj)
 			if err == nil {
 				t.Fatalf("the API server accepted an invalid MemoryServer (%s)", tc.spec)
@@ -110,6 +130,52 @@ func TestInvalidMemoryServersAreRefused(t *testing.T) {
 			t.Fatalf("changing backend.type: want refused naming spec.backend.type, got %v", err)
 		}
 	})
+
+	t.Run("a 43-character name and autoscaling with a CPU request are accepted", func(t *testing.T) {
+		obj := memoryServerFromYAML(t, ns, "a"+strings.Repeat("b", 41)+"c",
+			`{autoscaling: {maxReplicas: 3}, resources: {requests: {cpu: 100m}}, backend: {type: postgres, postgres: {managed: {}}}}`)
+		if err := suite.k8s.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// Switching managed <-> external would leave the data behind: refused.
+	for _, tc := range []struct {
+		name, from, field string
+		to                map[string]any
+	}{
+		{"postgres-m2e", `backend: {type: postgres, postgres: {managed: {}}}`, "postgres",
+			map[string]any{"external": map[string]any{"dsnSecretRef": map[string]any{"name": "a", "key": "b"}}}},
+		{"postgres-e2m", `backend: {type: postgres, postgres: {external: {dsnSecretRef: {name: a, key: b}}}}`, "postgres",
+			map[string]any{"managed": map[string]any{}}},
+		{"neo4j-m2e", `backend: {type: neo4j, neo4j: {managed: {}}}`, "neo4j",
+			map[string]any{"external": map[string]any{"uri": "neo4j://g:7687", "authSecretRef": map[string]any{"name": "a"}}}},
+		{"neo4j-e2m", `backend: {type: neo4j, neo4j: {external: {uri: "neo4j://g:7687", authSecretRef: {name: a}}}}`, "neo4j",
+			map[string]any{"managed": map[string]any{}}},
+	} {
+		t.Run("switching "+tc.name+" is refused", func(t *testing.T) {
+			obj := memoryServerFromYAML(t, ns, tc.name, tc.from)
+			if err := suite.k8s.Create(context.Background(), obj); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			for attempt := 0; attempt < 20; attempt++ {
+				if err = suite.k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+					t.Fatal(err)
+				}
+				if err := unstructured.SetNestedMap(obj.Object, tc.to, "spec", "backend", tc.field); err != nil {
+					t.Fatal(err)
+				}
+				if err = suite.k8s.Update(context.Background(), obj); !apierrors.IsConflict(err) {
+					break
+				}
+			}
+			want := "backend." + tc.field + " cannot switch between managed and external"
+			if err == nil || !strings.Contains(err.Error(), "spec.backend."+tc.field) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want refused with %q naming spec.backend.%s, got %v", want, tc.field, err)
+			}
+		})
+	}
 
 	t.Run("valid objects get their defaults", func(t *testing.T) {
 		obj := memoryServerFromYAML(t, ns, "defaults", `backend: {type: postgres, postgres: {managed: {}}}`)

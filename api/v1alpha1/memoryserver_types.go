@@ -10,6 +10,7 @@ import (
 // server fleet and its database backend.
 // +kubebuilder:validation:XValidation:rule="self.backend.type != 'sqlite' || !has(self.replicas) || self.replicas <= 1",message="spec.replicas must be 0 or 1 when backend.type is sqlite (one SQLite file cannot be shared by several pods)",fieldPath=".replicas"
 // +kubebuilder:validation:XValidation:rule="self.backend.type != 'sqlite' || !has(self.autoscaling)",message="spec.autoscaling must not be set when backend.type is sqlite (one SQLite file cannot be shared by several pods)",fieldPath=".autoscaling"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || (has(self.resources) && has(self.resources.requests) && 'cpu' in self.resources.requests)",message="spec.autoscaling requires spec.resources.requests.cpu: the HorizontalPodAutoscaler's target is a percentage of the CPU request",fieldPath=".autoscaling"
 type MemoryServerSpec struct {
 	// image is the memory-server container image. Empty means the image the
 	// operator was started with (its --memory-server-image flag).
@@ -25,7 +26,8 @@ type MemoryServerSpec struct {
 
 	// autoscaling, when set, creates a HorizontalPodAutoscaler that scales
 	// the server between minReplicas and maxReplicas on CPU. The connection
-	// budget is checked against maxReplicas.
+	// budget is checked against maxReplicas. Requires
+	// resources.requests.cpu (the CPU target is a percentage of it).
 	// +optional
 	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
 
@@ -175,6 +177,7 @@ type BackendSpec struct {
 // PostgresBackend is either a PostgreSQL the operator runs (managed) or one
 // it only connects to (external).
 // +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="backend.postgres needs exactly one of managed or external"
+// +kubebuilder:validation:XValidation:rule="has(self.managed) == has(oldSelf.managed)",message="backend.postgres cannot switch between managed and external: moving the data to another database is an export and import (memory-server export / import) into a new MemoryServer"
 type PostgresBackend struct {
 	// managed makes the operator run PostgreSQL as a StatefulSet.
 	// +optional
@@ -227,6 +230,7 @@ type ExternalPostgres struct {
 // Neo4jBackend is either a Neo4j the operator runs (managed) or one it only
 // connects to (external).
 // +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="backend.neo4j needs exactly one of managed or external"
+// +kubebuilder:validation:XValidation:rule="has(self.managed) == has(oldSelf.managed)",message="backend.neo4j cannot switch between managed and external: moving the data to another database is an export and import (memory-server export / import) into a new MemoryServer"
 type Neo4jBackend struct {
 	// managed makes the operator run Neo4j as a StatefulSet.
 	// +optional
@@ -471,6 +475,16 @@ type PoolStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // MemoryServer runs an MCP memory server fleet and its database backend.
+//
+// Its name must be a DNS-1035 label (it is the name of the Service and a
+// label value) of at most 43 characters: the longest name derived from it
+// is the managed PostgreSQL StatefulSet's ControllerRevision,
+// <name>-postgres-<hash of up to 10 characters>, which the StatefulSet
+// controller also puts on its pods as the controller-revision-hash label,
+// whose value may not exceed 63 characters: 63 - len("-postgres-") - 10 = 43.
+// (<name>-postgres-headless, at 45, is next.)
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names the server's Service)"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 43",message="metadata.name must be at most 43 characters: the managed database's StatefulSet revision label <name>-postgres-<10-character hash> must fit in 63"
 type MemoryServer struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
