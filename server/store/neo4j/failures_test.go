@@ -162,16 +162,60 @@ func TestUnreachableServer(t *testing.T) {
 	}
 }
 
+// TestDistinctMessages: the errors the store really returns for an
+// authentication failure, an unknown database and an unreachable server
+// (what the logs and /readyz show) each name their cause, and no two are
+// alike.
 func TestDistinctMessages(t *testing.T) {
-	msgs := map[string]bool{}
-	for _, e := range []error{neo4j.ErrAuthentication, neo4j.ErrDatabaseNotFound, neo4j.ErrUnreachable} {
-		if !errors.Is(e, memory.ErrUnavailable) {
-			t.Errorf("%v does not match memory.ErrUnavailable", e)
-		}
-		msgs[e.Error()] = true
+	causes := map[string]struct {
+		open func(t *testing.T) error
+		want string
+	}{
+		"authentication": {func(t *testing.T) error {
+			srv := boltstub.Start(t)
+			srv.AuthFailure = &boltstub.Failure{Code: "Neo.ClientError.Security.Unauthorized", Message: "The client is unauthorized due to authentication failure."}
+			_, err := neo4j.New(testContext(t), testConfig(srv, t))
+			return err
+		}, "authentication failed"},
+		"unknown database": {func(t *testing.T) error {
+			srv := boltstub.Start(t)
+			cfg := testConfig(srv, t)
+			cfg.Database = "nope"
+			b := boltstub.Begin(map[string]any{"tx_timeout": 5000, "db": "nope"})
+			b.Failure = &boltstub.Failure{Code: "Neo.ClientError.Database.DatabaseNotFound", Message: "Database does not exist. Database name: 'nope'."}
+			srv.Expect(b)
+			_, err := neo4j.New(testContext(t), cfg)
+			return err
+		}, "database not found"},
+		"unreachable": {func(t *testing.T) error {
+			_, err := neo4j.New(testContext(t), neo4j.Config{URI: "bolt://" + closedPort(t), MaxTransactionRetryTime: time.Nanosecond,
+				Logger: slog.New(slog.DiscardHandler)})
+			return err
+		}, "unreachable"},
 	}
-	if len(msgs) != 3 {
-		t.Errorf("messages are not distinct: %v", msgs)
+	seen := map[string]string{} // message -> cause
+	for cause, c := range causes {
+		err := c.open(t)
+		if err == nil {
+			t.Fatalf("%s: New succeeded", cause)
+		}
+		msg := err.Error()
+		t.Logf("%s: %s", cause, msg)
+		if !errors.Is(err, memory.ErrUnavailable) {
+			t.Errorf("%s: %v does not match memory.ErrUnavailable", cause, err)
+		}
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: message %q does not say %q", cause, msg, c.want)
+		}
+		for other, oc := range causes {
+			if other != cause && strings.Contains(msg, oc.want) {
+				t.Errorf("%s: message %q also says %q (%s)", cause, msg, oc.want, other)
+			}
+		}
+		if prev, ok := seen[msg]; ok {
+			t.Errorf("%s and %s give the same message %q", prev, cause, msg)
+		}
+		seen[msg] = cause
 	}
 }
 
@@ -241,9 +285,10 @@ func TestBusyPool(t *testing.T) {
 		defer wg.Done()
 		_, firstErr = callCreateOne(t, st)
 	}()
+	guard := time.After(30 * time.Second) // hang guard, not a timing
 	for st.Stats().Acquired != 1 {
 		select {
-		case <-t.Context().Done():
+		case <-guard:
 			t.Fatal("the first call never acquired its slot")
 		case <-time.After(time.Millisecond):
 		}
@@ -299,9 +344,10 @@ func TestCloseIsIdempotent(t *testing.T) {
 		t.Errorf("Ping after Close: error = %v, want ErrUnavailable", err)
 	}
 	// The stub reads the GOODBYE the driver wrote before closing.
+	guard := time.After(30 * time.Second) // hang guard, not a timing
 	for count(srv, "GOODBYE") < 1 {
 		select {
-		case <-t.Context().Done():
+		case <-guard:
 			t.Fatal("Close did not say GOODBYE to the server")
 		case <-time.After(time.Millisecond):
 		}
