@@ -12,10 +12,12 @@ import (
 // so a server's stream of small writes leaves tens of segments, and every
 // lookup seeks each of them: at 10,000 entities a search costs about 1.7x
 // the CPU it costs on a fully merged index (docs/benchmarks.md). So once
-// IndexMergeWrites writes have happened, a background loop merges the
+// IndexMergeWrites write transactions have committed (each adds a segment;
+// under load the write queue commits several calls at once, so segments
+// grow slower than calls), a background loop merges the
 // segments into one ('merge' with a negative page count, FTS5's
-// incremental optimize), in short steps of mergePages pages, each its own
-// transaction on the writer connection, so tool calls interleave with it.
+// incremental optimize), in short steps of mergePages pages, each a request
+// on the write queue (writer.go), so tool calls interleave with it.
 const (
 	DefaultIndexMergeInterval = 10 * time.Second
 	DefaultIndexMergeWrites   = 1000
@@ -43,7 +45,7 @@ func (s *Store) mergeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		w := s.writes.Load()
+		w := s.commits.Load()
 		if w-merged < int64(s.cfg.IndexMergeWrites) || time.Now().Before(notBefore) {
 			continue
 		}
@@ -70,7 +72,7 @@ func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
 		q := mergeSQL(table)
 		for range maxMergeSteps {
 			var changes int64
-			err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, func(ctx context.Context, tx txq) error {
+			err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, false, func(ctx context.Context, tx txq) error {
 				var before, after int64
 				if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&before); err != nil {
 					return err

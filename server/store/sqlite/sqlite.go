@@ -77,8 +77,9 @@ type Config struct {
 	// IndexMergeInterval is how often a background loop checks whether to
 	// merge the full-text index segments (default 10s; negative: never).
 	IndexMergeInterval time.Duration
-	// IndexMergeWrites is the number of writes since the last merge that
-	// makes the loop merge again (default 1000).
+	// IndexMergeWrites is the number of write transactions (commits, each
+	// adding an index segment; a batch of queued calls is one) since the
+	// last merge that makes the loop merge again (default 1000).
 	IndexMergeWrites int
 	// Logger receives the store's logs (default: discarded).
 	Logger *slog.Logger
@@ -122,10 +123,16 @@ type Store struct {
 	writeStmts statements
 	readStmts  statements
 	trigrams   *trigramStats
-	writes     atomic.Int64
+	writes     atomic.Int64 // write calls
+	commits    atomic.Int64 // committed write transactions (index segments added)
+	txCommits  atomic.Int64 // every committed write transaction (merges too)
 
 	stopMerge context.CancelFunc
 	mergeDone chan struct{}
+
+	checkpointer   *sql.DB
+	stopCheckpoint context.CancelFunc
+	checkpointDone chan struct{}
 
 	queue      chan *writeReq
 	stopWriter chan struct{}
@@ -166,7 +173,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return db, nil
 	}
 	// The writer sets WAL mode (persistent in the file) before anyone reads.
-	if s.writer, err = open(base+"&_pragma=journal_mode(wal)&_txlock=immediate", 1); err != nil {
+	// It leaves checkpoints to checkpointLoop (checkpoint.go).
+	if s.writer, err = open(base+"&_pragma=journal_mode(wal)&_pragma=wal_autocheckpoint(0)&_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
 	if err := s.writer.PingContext(ctx); err != nil {
@@ -187,6 +195,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.readers.Close()
 		return nil, err
 	}
+	if s.checkpointer, err = open(base, 1); err != nil {
+		_ = s.writer.Close()
+		_ = s.readers.Close()
+		_ = s.pinger.Close()
+		return nil, err
+	}
 	if s.writeStmts, err = prepareAll(ctx, s.writer, writeSQL); err == nil {
 		s.readStmts, err = prepareAll(ctx, s.readers, readSQL)
 	}
@@ -197,6 +211,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.trigrams = newTrigramStats(&s.writes)
 	s.queue, s.stopWriter, s.writerDone = make(chan *writeReq, 4*maxWriteBatch), make(chan struct{}), make(chan struct{})
 	go s.writeLoop()
+	cctx, cancelCkpt := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopCheckpoint, s.checkpointDone = cancelCkpt, make(chan struct{})
+	go s.checkpointLoop(cctx)
 	if cfg.IndexMergeInterval > 0 {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		s.stopMerge, s.mergeDone = cancel, make(chan struct{})
@@ -220,7 +237,11 @@ func (s *Store) Close() error {
 			close(s.stopWriter)
 			<-s.writerDone
 		}
-		s.closeErr = errors.Join(s.readers.Close(), s.pinger.Close(), s.writer.Close())
+		if s.stopCheckpoint != nil {
+			s.stopCheckpoint()
+			<-s.checkpointDone
+		}
+		s.closeErr = errors.Join(s.readers.Close(), s.pinger.Close(), s.checkpointer.Close(), s.writer.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("while closing the sqlite store: %w", s.closeErr)
 		}
@@ -273,7 +294,7 @@ func (s *Store) read(ctx context.Context, op string, fn txFunc) error {
 // through the write queue (writer.go).
 func (s *Store) write(ctx context.Context, op string, fn txFunc) error {
 	s.writes.Add(1)
-	return s.submit(ctx, op, s.cfg.AcquireTimeout, fn)
+	return s.submit(ctx, op, s.cfg.AcquireTimeout, true, fn)
 }
 
 func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statements, fn txFunc) error {

@@ -43,6 +43,7 @@ type writeReq struct {
 	ctx   context.Context // the call's context, under QueryTimeout
 	op    string
 	fn    txFunc
+	write bool // a tool call's write (not an index merge): it adds an index segment
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on it
 }
@@ -51,13 +52,13 @@ var errClosed = fmt.Errorf("%w: sqlite store closed", memory.ErrUnavailable)
 
 // submit queues fn for the writer and waits for its outcome. A call not
 // started within acquireTimeout fails with memory.ErrBusy.
-func (s *Store) submit(ctx context.Context, op string, acquireTimeout time.Duration, fn txFunc) error {
+func (s *Store) submit(ctx context.Context, op string, acquireTimeout time.Duration, write bool, fn txFunc) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("while %s: %w", op, mapError(ctx, err))
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	req := &writeReq{ctx: qctx, op: op, fn: fn, done: make(chan error, 1)}
+	req := &writeReq{ctx: qctx, op: op, fn: fn, write: write, done: make(chan error, 1)}
 	timer := time.NewTimer(acquireTimeout)
 	defer timer.Stop()
 	s.waiting.Add(1)
@@ -148,7 +149,14 @@ func (s *Store) claim(r *writeReq) bool {
 
 // runAlone runs one call in its own transaction.
 func (s *Store) runAlone(r *writeReq) {
-	r.done <- s.inTx(r.ctx, r.op, s.writer, s.writeStmts, r.fn)
+	err := s.inTx(r.ctx, r.op, s.writer, s.writeStmts, r.fn)
+	if err == nil {
+		s.txCommits.Add(1)
+		if r.write {
+			s.commits.Add(1)
+		}
+	}
+	r.done <- err
 }
 
 // callError is what a call's fn error becomes, as in inTx.
@@ -211,6 +219,13 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if err := tx.Commit(); err != nil {
 		failAll(fmt.Errorf("committing: %w", err))
 		return
+	}
+	s.txCommits.Add(1)
+	for _, r := range batch {
+		if r.write {
+			s.commits.Add(1)
+			break
+		}
 	}
 	for _, r := range batch {
 		r.done <- nil
