@@ -186,6 +186,20 @@ func TestDesiredDeployment(t *testing.T) {
 				!*ps.AutomountServiceAccountToken && *c.ReadOnlyRootFilesystem && !*c.AllowPrivilegeEscalation &&
 				c.Capabilities.Drop[0] == "ALL" && *c.RunAsUser == RunAsUser
 		}},
+		// Graceful rollouts: the pod leaves the endpoints before SIGTERM,
+		// and the grace period covers that sleep plus the server's 25 s.
+		{"graceful termination", testMS(nil), deploymentInput{}, func(d *appsv1.Deployment) bool {
+			c := d.Spec.Template.Spec.Containers[0]
+			return c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil &&
+				c.Lifecycle.PreStop.Sleep.Seconds == 5 && c.Lifecycle.PreStop.Exec == nil &&
+				*d.Spec.Template.Spec.TerminationGracePeriodSeconds >= 5+25
+		}},
+		// One slow /readyz must not drop a busy pod from the Service.
+		{"tolerant probes", testMS(nil), deploymentInput{}, func(d *appsv1.Deployment) bool {
+			c := d.Spec.Template.Spec.Containers[0]
+			return c.ReadinessProbe.FailureThreshold == 3 && c.ReadinessProbe.TimeoutSeconds == 5 &&
+				c.LivenessProbe.TimeoutSeconds == 5 && c.LivenessProbe.FailureThreshold == 3
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,6 +259,11 @@ func TestDesiredOptionalChildren(t *testing.T) {
 	svc := desiredService(testMS(func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Port = 7000 }))
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 7000 || svc.Spec.Ports[0].TargetPort.StrVal != "http" {
 		t.Errorf("Service %+v", svc.Spec)
+	}
+	// MCP sessions live in one pod: a client must keep reaching it.
+	if svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP || svc.Spec.SessionAffinityConfig == nil ||
+		svc.Spec.SessionAffinityConfig.ClientIP == nil || *svc.Spec.SessionAffinityConfig.ClientIP.TimeoutSeconds != corev1.DefaultClientIPServiceAffinitySeconds {
+		t.Errorf("Service session affinity %q %+v, want ClientIP with the default timeout", svc.Spec.SessionAffinity, svc.Spec.SessionAffinityConfig)
 	}
 }
 

@@ -105,7 +105,7 @@ func TestSQLiteMemoryServerChildren(t *testing.T) {
 		return suite.k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "notes"}, svc)
 	})
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 8080 ||
-		svc.Spec.Selector[mcpv1alpha1.LabelInstance] != "notes" {
+		svc.Spec.Selector[mcpv1alpha1.LabelInstance] != "notes" || svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP {
 		t.Errorf("Service spec %+v", svc.Spec)
 	}
 	// A single replica has no disruption budget and no autoscaler.

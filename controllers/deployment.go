@@ -27,9 +27,19 @@ const (
 	// RunAsUser is the non-root uid (and gid) of the server (distroless
 	// "nonroot").
 	RunAsUser int64 = 65532
-	// TerminationGracePeriodSeconds leaves the server's 25 s shutdown grace
-	// period some room.
-	TerminationGracePeriodSeconds int64 = 30
+	// PreStopSleepSeconds is how long a terminating server pod keeps
+	// serving before it gets SIGTERM (a preStop sleep, no shell needed), so
+	// the endpoints controller and kube-proxy drop it from the Service
+	// first and no new connection reaches a pod that stopped accepting.
+	PreStopSleepSeconds int64 = 5
+	// TerminationGracePeriodSeconds covers the preStop sleep (5 s) plus the
+	// server's 25 s shutdown grace period (in-flight calls finish), with
+	// 5 s to close the pool: the grace period counts from the start of
+	// preStop.
+	TerminationGracePeriodSeconds int64 = 35
+	// ProbeTimeoutSeconds is the server probes' timeout: a busy pod may
+	// answer /readyz or /livez slowly without being unready or dead.
+	ProbeTimeoutSeconds int32 = 5
 	// EnvGoMemLimit is the Go runtime's soft memory limit variable.
 	EnvGoMemLimit = "GOMEMLIMIT"
 )
@@ -134,7 +144,7 @@ func desiredDeployment(ms *mcpv1alpha1.MemoryServer, in deploymentInput) *appsv1
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 				Path: path, Port: intstr.FromString(PortName), Scheme: corev1.URISchemeHTTP,
 			}},
-			PeriodSeconds: period, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: failures,
+			PeriodSeconds: period, TimeoutSeconds: ProbeTimeoutSeconds, SuccessThreshold: 1, FailureThreshold: failures,
 		}
 	}
 
@@ -146,12 +156,19 @@ func desiredDeployment(ms *mcpv1alpha1.MemoryServer, in deploymentInput) *appsv1
 		Ports: []corev1.ContainerPort{{
 			Name: PortName, ContainerPort: portOf(ms), Protocol: corev1.ProtocolTCP,
 		}},
-		Env:            env,
-		Resources:      ms.Spec.Resources,
-		VolumeMounts:   mounts,
-		StartupProbe:   probe("/livez", 2, 30),
-		LivenessProbe:  probe("/livez", 10, 3),
-		ReadinessProbe: probe("/readyz", 5, 1),
+		Env:           env,
+		Resources:     ms.Spec.Resources,
+		VolumeMounts:  mounts,
+		StartupProbe:  probe("/livez", 2, 30),
+		LivenessProbe: probe("/livez", 10, 3),
+		// One slow /readyz on a busy pod must not take it out of the
+		// Service (DESIGN 4: readiness must not fail on load): three
+		// misses in a row. The server's own prober already debounces
+		// backend failures.
+		ReadinessProbe: probe("/readyz", 5, 3),
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Sleep: &corev1.SleepAction{Seconds: PreStopSleepSeconds},
+		}},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptrTo(true),
 			RunAsUser:                ptrTo(RunAsUser),

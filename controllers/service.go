@@ -12,7 +12,12 @@ import (
 )
 
 // desiredService is the ClusterIP Service <name> in front of the server
-// pods, port "http".
+// pods, port "http". Its session affinity is ClientIP: the server keeps MCP
+// sessions in its process, so a client's later connections must reach the
+// pod that holds its session (streamable HTTP's Mcp-Session-Id, and the
+// legacy SSE transport's GET stream and POSTs, which cannot work across
+// pods otherwise). The timeout is the API server's default, written out so
+// the object read back equals the desired one.
 func desiredService(ms *mcpv1alpha1.MemoryServer) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
@@ -29,6 +34,10 @@ func desiredService(ms *mcpv1alpha1.MemoryServer) *corev1.Service {
 				TargetPort: intstr.FromString(PortName),
 				Protocol:   corev1.ProtocolTCP,
 			}},
+			SessionAffinity: corev1.ServiceAffinityClientIP,
+			SessionAffinityConfig: &corev1.SessionAffinityConfig{
+				ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptrTo(corev1.DefaultClientIPServiceAffinitySeconds)},
+			},
 		},
 	}
 }
@@ -43,5 +52,7 @@ func (r *MemoryServerReconciler) reconcileService(ctx context.Context, ms *mcpv1
 		svc.Spec.Type = desired.Spec.Type
 		svc.Spec.Selector = desired.Spec.Selector
 		svc.Spec.Ports = desired.Spec.Ports
+		svc.Spec.SessionAffinity = desired.Spec.SessionAffinity
+		svc.Spec.SessionAffinityConfig = desired.Spec.SessionAffinityConfig
 	})
 }
