@@ -15,8 +15,12 @@ COPY controllers/ controllers/
 COPY server/ server/
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+# VERSION is what memory-server reports as its MCP serverInfo.version.
+ARG VERSION=dev
 RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" -o /out/manager ./cmd/manager && \
-    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" -o /out/memory-server ./cmd/memory-server
+    GOOS=$TARGETOS GOARCH=$TARGETARCH go build \
+      -ldflags="-s -w -X github.com/memory-operator/memory-operator/server/app.Version=${VERSION}" \
+      -o /out/memory-server ./cmd/memory-server
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/manager /manager

@@ -1,6 +1,7 @@
 # memory-operator Makefile. `make help` lists the targets.
 
 IMG ?= ghcr.io/memory-operator/memory-operator:dev
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 SERVER_IMG ?= $(IMG)
 CONTAINER_TOOL ?= docker
 SHELL := /usr/bin/env bash -o pipefail
@@ -93,7 +94,7 @@ run-server: ## Run the memory server on SQLite (./memory.db) at http://localhost
 
 .PHONY: docker-build
 docker-build: ## Build the image holding both binaries.
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the image.
