@@ -64,14 +64,19 @@ type MemoryServerReconciler struct {
 	childWrites *prometheus.CounterVec
 }
 
-// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers/status,verbs=get;update;patch
+// Least privilege: the MemoryServer and its status are only patched
+// (finalizers, status); children are written with CreateOrUpdate, and only
+// the autoscaler, disruption budget and volume claims are ever deleted (the
+// rest go by garbage collection).
+// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers/status,verbs=get;patch
 // +kubebuilder:rbac:groups=mcp.memory.dev,resources=memoryservers/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=configmaps;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // Leader-election leases are granted by the namespaced Role in
