@@ -93,7 +93,7 @@ func secretEnv(env, secret, key string) corev1.EnvVar {
 // error wrapping errSecretMissing and a reason for the condition.
 func (r *MemoryServerReconciler) secretDigest(ctx context.Context, ns string, k secretKey) (digest, reason string, err error) {
 	var s corev1.Secret
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: k.name}, &s); err != nil {
+	if err := r.managedReader().Get(ctx, client.ObjectKey{Namespace: ns, Name: k.name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", mcpv1alpha1.ReasonSecretNotFound, fmt.Errorf("%w: Secret %q not found", errSecretMissing, k.name)
 		}

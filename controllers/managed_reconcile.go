@@ -247,18 +247,14 @@ func (r *MemoryServerReconciler) managedCredentials(ctx context.Context, ms *mcp
 	return true, nil
 }
 
-// managedGetCredentials reads the credentials Secret; nil when it does not
-// exist. A miss in the cache is confirmed with the API server (the cache
-// may not have seen a Secret this operator just created): deciding that
-// the credentials are lost, or generating new ones, is never done on a
-// stale cache.
+// managedGetCredentials reads the credentials Secret from the API server
+// (Secrets are never cached: see SetupWithManager); nil when it does not
+// exist. So deciding that the credentials are lost, or generating new
+// ones, is never done on a stale cache.
 func (r *MemoryServerReconciler) managedGetCredentials(ctx context.Context, ms *mcpv1alpha1.MemoryServer) (*corev1.Secret, error) {
 	key := client.ObjectKey{Namespace: ms.Namespace, Name: CredentialsSecretName(ms)}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		err = r.managedReader().Get(ctx, key, secret)
-	}
+	err := r.managedReader().Get(ctx, key, secret)
 	switch {
 	case err == nil:
 		return secret, nil
@@ -335,7 +331,8 @@ func (r *MemoryServerReconciler) managedClaims(ctx context.Context, reader clien
 }
 
 // managedReader reads past the cache (APIReader), or through Client when
-// no APIReader is set (a reconciler built without a manager).
+// no APIReader is set (a reconciler built without a manager). Every Secret
+// is read through it: the operator caches no Secret's data.
 func (r *MemoryServerReconciler) managedReader() client.Reader {
 	if r.APIReader != nil {
 		return r.APIReader
@@ -451,7 +448,7 @@ func (r *MemoryServerReconciler) credentialsCheckExternalDSN(ctx context.Context
 	}
 	ref := p.External.DSNSecretRef
 	secret := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ref.Name}, secret); err != nil {
+	if err := r.managedReader().Get(ctx, client.ObjectKey{Namespace: ms.Namespace, Name: ref.Name}, secret); err != nil {
 		return false, fmt.Errorf("while reading Secret %s: %w", ref.Name, err)
 	}
 	value, found := secret.Data[ref.Key]

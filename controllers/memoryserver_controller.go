@@ -53,10 +53,11 @@ type MemoryServerReconciler struct {
 	// MaxConcurrentReconciles is how many MemoryServers are reconciled at
 	// once (default 1). Each reconcile mostly waits on the API server.
 	MaxConcurrentReconciles int
-	// APIReader reads the API server directly, bypassing the cache, where a
-	// stale cache would be dangerous: a credentials Secret the cache misses
-	// is confirmed gone before a new password is generated or CredentialsLost
-	// is reported. Nil means Client; SetupWithManager sets the manager's.
+	// APIReader reads the API server directly, bypassing the cache. Every
+	// Secret is read through it: the manager watches Secrets by metadata
+	// only, so no Secret data is cached, and a credentials Secret is never
+	// judged gone (a new password, CredentialsLost) on a stale cache. Nil
+	// means Client; SetupWithManager sets the manager's.
 	APIReader client.Reader
 
 	// childWrites counts child writes (ChildWritesMetric); set up by
@@ -187,7 +188,11 @@ func (r *MemoryServerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&appsv1.StatefulSet{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.memoryServersForSecret)).
+		// Secrets are watched by their metadata only (a change of data
+		// changes the resourceVersion, which is enough to reconcile), so the
+		// cache holds no Secret's data cluster-wide; the few referenced
+		// Secrets are read through APIReader.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.memoryServersForSecret)).
 		Complete(r)
 }
 
