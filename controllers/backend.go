@@ -129,7 +129,7 @@ func (r *MemoryServerReconciler) reconcileBackend(ctx context.Context, ms *mcpv1
 		b.status, b.reason = metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady
 		b.message = fmt.Sprintf("embedded SQLite on PersistentVolumeClaim %s", SQLitePVCName(ms))
 
-	case isManagedBackend(ms):
+	case ManagedIsManaged(ms):
 		// The server reaches a managed database through its client Service
 		// and the credentials Secret the managed-backend step generates.
 		return r.managedReconcile(ctx, ms, obs)

@@ -153,9 +153,9 @@ func ManagedServerEnv(ms *mcpv1alpha1.MemoryServer) []corev1.EnvVar {
 	return []corev1.EnvVar{managedSecretEnv(ms, "MEMORY_SERVER_POSTGRES_DSN", CredentialsKeyDSN)}
 }
 
-// credentialsErrInvalidDSN is wrapped by every error of
+// errInvalidDSN is wrapped by every error of
 // credentialsValidatePostgresDSN.
-var credentialsErrInvalidDSN = errors.New("not a PostgreSQL URL")
+var errInvalidDSN = errors.New("not a PostgreSQL URL")
 
 // credentialsValidatePostgresDSN checks that value (the content of key in
 // Secret secret) is a PostgreSQL URL: postgres:// or postgresql://, a host,
@@ -167,7 +167,7 @@ var credentialsErrInvalidDSN = errors.New("not a PostgreSQL URL")
 func credentialsValidatePostgresDSN(secret, key string, value []byte) (host string, err error) {
 	bad := func(why string) error {
 		return fmt.Errorf("key %q of Secret %q is %w (postgres://user:password@host:5432/db?sslmode=require): %s",
-			key, secret, credentialsErrInvalidDSN, why)
+			key, secret, errInvalidDSN, why)
 	}
 	if len(value) == 0 {
 		return "", bad("it is empty")

@@ -203,8 +203,8 @@ func TestCredentialsValidatePostgresDSN(t *testing.T) {
 				t.Fatalf("invalid DSN %q accepted", tt.name)
 			}
 			msg := err.Error()
-			if !errors.Is(err, credentialsErrInvalidDSN) {
-				t.Errorf("error does not wrap credentialsErrInvalidDSN: %v", err)
+			if !errors.Is(err, errInvalidDSN) {
+				t.Errorf("error does not wrap errInvalidDSN: %v", err)
 			}
 			if !strings.Contains(msg, tt.why) || !strings.Contains(msg, `key "dsn" of Secret "pg"`) {
 				t.Errorf("message %q should name the key and say %q", msg, tt.why)

@@ -313,6 +313,9 @@ func TestManagedPostgresObjects(t *testing.T) {
 		}
 		return nil
 	})
+	if c := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.ConditionConnectionBudget); c == nil || !strings.Contains(c.Message, "the budget of 195 (max_connections 200") {
+		t.Errorf("ConnectionBudget after the change: %+v", c)
+	}
 	if err := managedGet(ctx, ns, "pg-postgres", sts); err != nil {
 		t.Fatal(err)
 	}

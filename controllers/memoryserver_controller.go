@@ -142,10 +142,15 @@ func (r *MemoryServerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	res, statusErr := r.updateStatus(ctx, ms, obs)
 	result = mergeResults(result, res)
-	if obs.reconcileErr != nil {
-		return result, obs.reconcileErr
+	// An error requeues with backoff; controller-runtime ignores a Result
+	// returned with one, so return one or the other.
+	switch {
+	case obs.reconcileErr != nil:
+		return ctrl.Result{}, obs.reconcileErr
+	case statusErr != nil:
+		return ctrl.Result{}, statusErr
 	}
-	return result, statusErr
+	return result, nil
 }
 
 // mergeResults keeps the earliest requested requeue.

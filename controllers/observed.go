@@ -90,7 +90,7 @@ func newObserved(ms *mcpv1alpha1.MemoryServer) *observed {
 			status:  metav1.ConditionUnknown,
 			reason:  mcpv1alpha1.ReasonReconciling,
 			message: "the backend has not been checked yet",
-			managed: isManagedBackend(ms),
+			managed: ManagedIsManaged(ms),
 		},
 		budget: budgetObservation{
 			status:  metav1.ConditionUnknown,
@@ -99,16 +99,4 @@ func newObserved(ms *mcpv1alpha1.MemoryServer) *observed {
 		},
 		secretDigests: map[string]string{},
 	}
-}
-
-// isManagedBackend reports whether the operator runs ms's database.
-func isManagedBackend(ms *mcpv1alpha1.MemoryServer) bool {
-	b := ms.Spec.Backend
-	switch b.Type {
-	case mcpv1alpha1.BackendPostgres:
-		return b.Postgres != nil && b.Postgres.Managed != nil
-	case mcpv1alpha1.BackendNeo4j:
-		return b.Neo4j != nil && b.Neo4j.Managed != nil
-	}
-	return false
 }
