@@ -29,7 +29,9 @@ if [ -z "$KUBECTL" ]; then
 	ASSETS="$(hack/setup-envtest.sh)"
 	KUBECTL="$ASSETS/kubectl"
 fi
-MANAGER_FLAGS=(--metrics-bind-address="${METRICS_ADDR:-:8085}" --health-probe-bind-address="${PROBE_ADDR:-:8086}")
+# Local runs serve metrics over plain HTTP (the in-cluster default is HTTPS
+# with authentication and authorization through the API server).
+MANAGER_FLAGS=(--metrics-bind-address="${METRICS_ADDR:-:8085}" --metrics-secure=false --health-probe-bind-address="${PROBE_ADDR:-:8086}")
 
 # stop_control_plane stops kube-apiserver (SIGTERM, SIGKILL after 20 s),
 # then etcd.

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
@@ -32,7 +33,9 @@ func main() {
 func run(args []string) error {
 	// flag.CommandLine also holds controller-runtime's --kubeconfig.
 	fs := flag.CommandLine
-	metricsAddr := fs.String("metrics-bind-address", ":8080", "address of the metrics endpoint; 0 disables it")
+	metricsAddr := fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint; 0 disables it")
+	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS, only to callers the API server authenticates "+
+		"(TokenReview) and authorizes (SubjectAccessReview, get on /metrics); false serves plain HTTP to anyone, for local runs")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader so that only one manager reconciles at a time")
 	watchNamespace := fs.String("watch-namespace", "", "comma-separated namespaces to watch; empty watches all")
@@ -56,7 +59,7 @@ func run(args []string) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
+		Metrics:                metricsOptions(*metricsAddr, *metricsSecure),
 		HealthProbeBindAddress: *probeAddr,
 		LeaderElection:         *leaderElect,
 		LeaderElectionID:       "memory-operator.mcp.memory.dev",
@@ -91,6 +94,23 @@ func run(args []string) error {
 		return fmt.Errorf("while running the manager: %w", err)
 	}
 	return nil
+}
+
+// metricsOptions is the manager's metrics endpoint: by default over HTTPS
+// (a self-signed certificate unless one is mounted), and only for callers
+// the API server authenticates and authorizes (kubebuilder's default; the
+// operator's role may create TokenReviews and SubjectAccessReviews, see
+// config/rbac/metrics_auth_role.yaml). secure false serves plain HTTP, for
+// `make run` against a local control plane.
+func metricsOptions(addr string, secure bool) metricsserver.Options {
+	if !secure {
+		return metricsserver.Options{BindAddress: addr}
+	}
+	return metricsserver.Options{
+		BindAddress:    addr,
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+	}
 }
 
 // namespaces turns the --watch-namespace list into the cache's

@@ -34,3 +34,14 @@ func TestNamespaces(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsOptions(t *testing.T) {
+	secure := metricsOptions(":8443", true)
+	if !secure.SecureServing || secure.FilterProvider == nil || secure.BindAddress != ":8443" {
+		t.Errorf("secure metrics %+v: want HTTPS with the authentication and authorization filter", secure)
+	}
+	plain := metricsOptions(":8085", false)
+	if plain.SecureServing || plain.FilterProvider != nil || plain.BindAddress != ":8085" {
+		t.Errorf("--metrics-secure=false %+v: want plain HTTP", plain)
+	}
+}
