@@ -41,7 +41,7 @@ for _ in $(seq 1 120); do
 done
 "$KUBECTL" get --raw /readyz >/dev/null
 
-"$WORK/manager" --kubeconfig "$KUBECONFIG" --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
+"$WORK/manager" --kubeconfig "$KUBECONFIG" --metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
 	--health-probe-bind-address 0 --memory-server-image example.test/memory-server:bench >"$WORK/manager.log" 2>&1 &
 MGR_PID=$!
 
