@@ -101,7 +101,6 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		t.Errorf("recreated Deployment: replicas %d hash %s, want the last good 2 and %s", *dep.Spec.Replicas,
 			dep.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash], goodHash)
 	}
-	goodGen = dep.Generation
 
 	// Back into budget: 6 replicas, 7 x 13 = 91.
 	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Replicas = managedI32(6) })

@@ -506,7 +506,3 @@ type MemoryServerList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MemoryServer `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MemoryServer{}, &MemoryServerList{})
-}
