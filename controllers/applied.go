@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -114,6 +115,22 @@ func appliedPool(ms *mcpv1alpha1.MemoryServer, obs *observed) *mcpv1alpha1.PoolS
 		ps.ConnectionBudget = &v
 	}
 	return ps
+}
+
+// heldPoolSize is the largest pool per replica with which the running
+// fleet (or, when none runs, the spec's) fits the budget of the database as
+// it runs: floor(budget / pods) - prober, at least 1. It bounds the pool of
+// a ConfigMap recreated while the rollout is held over budget.
+func heldPoolSize(ms *mcpv1alpha1.MemoryServer, obs *observed) int32 {
+	b := appliedPool(ms, obs).ConnectionBudget
+	if b == nil {
+		return math.MaxInt32
+	}
+	pods := BudgetFor(ms).Pods
+	if obs.applied.exists {
+		pods = obs.applied.pods
+	}
+	return budgetClamp(max(int64(*b)/max(int64(pods), 1)-int64(BudgetProberConnections), 1))
 }
 
 // managedLimitBudget is the connections a managed database with the given

@@ -292,6 +292,52 @@ func TestBudgetHoldsTheDatabaseLimit(t *testing.T) {
 	})
 }
 
+// TestBudgetHeldConfigMapRecreated: a ConfigMap deleted while a larger
+// pool is held over budget comes back with a pool the running fleet can
+// hold, not the refused one (pods that restart read it), and records the
+// running fleet's size.
+func TestBudgetHeldConfigMapRecreated(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	ms := managedServer(ns, "cm", mcpv1alpha1.BackendPostgres, 6)
+	ms.Spec.Pool.MaxConnections = managedI32(10) // 7 x 11 = 77 <= 95
+	managedCreate(t, ms)
+	waitDeployment(t, ns, "cm")
+	managedWaitFor(t, ns, "cm", "within budget", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
+	})
+	// Pool 20: 7 x 21 = 147 > 95, held.
+	managedPatch(t, ns, "cm", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Pool.MaxConnections = managedI32(20) })
+	managedWaitFor(t, ns, "cm", "BudgetExceeded", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded)
+	})
+	cm := &corev1.ConfigMap{}
+	if err := managedGet(ctx, ns, "cm-config", cm); err != nil {
+		t.Fatal(err)
+	}
+	oldUID := cm.UID
+	if err := suite.k8s.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ConfigMap recreated", func(ctx context.Context) error {
+		if err := managedGet(ctx, ns, "cm-config", cm); err != nil {
+			return err
+		}
+		if cm.UID == oldUID {
+			return fmt.Errorf("not deleted yet")
+		}
+		return nil
+	})
+	// floor(95 / 7) - 1 = 12: the 7 running pods fit with 7 x 13 = 91.
+	if got := managedPool(t, ns, "cm"); got != 12 {
+		t.Errorf("recreated ConfigMap pool.maxConnections %d, want 12 (what the running fleet can hold), not the refused 20", got)
+	}
+	if got := cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas]; got != "6" {
+		t.Errorf("recreated ConfigMap records %q replicas, want the running 6", got)
+	}
+}
+
 // TestExternalDSNValidationAndRotation: a malformed DSN is refused with the
 // key named and the value hidden; a valid rotation rolls the pods.
 func TestExternalDSNValidationAndRotation(t *testing.T) {

@@ -111,10 +111,17 @@ func desiredConfigMap(ms *mcpv1alpha1.MemoryServer, cfg config.Config) (*corev1.
 // reconcileConfigMap writes the server's ConfigMap and computes the config
 // hash from its content and the referenced Secrets' digests.
 func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
+	maxConns := obs.budget.maxConnectionsPerReplica
+	if obs.budget.holdRollout {
+		// Only reached when the ConfigMap is missing (deleted while over
+		// budget): the pods that restart read it, so its pool must fit
+		// the running fleet, whatever the refused spec asks.
+		maxConns = min(maxConns, heldPoolSize(ms, obs))
+	}
 	cfg := desiredServerConfig(ms, serverConfigInput{
 		neo4jURI:       obs.backend.neo4jURI,
 		neo4jDatabase:  obs.backend.neo4jDatabase,
-		maxConnections: obs.budget.maxConnectionsPerReplica,
+		maxConnections: maxConns,
 	})
 	desired, err := desiredConfigMap(ms, cfg)
 	if err != nil {
@@ -135,19 +142,25 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 			return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", cm.Name, err)
 		}
 	}
-	held := obs.holdRollout()
+	// The fleet rolled out with this configuration, for recreating a
+	// Deployment deleted while a later rollout is held: the desired one,
+	// or over budget the running one (none when nothing runs).
+	applied := strconv.Itoa(int(desiredReplicas(ms)))
+	if obs.budget.holdRollout {
+		applied = ""
+		if obs.applied.exists {
+			applied = strconv.Itoa(int(obs.applied.replicas))
+		}
+	}
 	if err := r.apply(ctx, ms, cm, func() {
 		mergeLabels(&cm.ObjectMeta, desired.Labels)
 		cm.Data = desired.Data
 		cm.BinaryData = nil
-		// The fleet rolled out with this configuration, for recreating a
-		// Deployment deleted while a later rollout is held. A ConfigMap
-		// created while held records none: nothing was rolled out.
-		if !held {
+		if applied != "" {
 			if cm.Annotations == nil {
 				cm.Annotations = map[string]string{}
 			}
-			cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas] = strconv.Itoa(int(desiredReplicas(ms)))
+			cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas] = applied
 		}
 	}); err != nil {
 		return ctrl.Result{}, err
