@@ -312,7 +312,15 @@ func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statement
 	if err != nil {
 		return fmt.Errorf("while %s: beginning: %w", op, mapError(qctx, err))
 	}
-	if err := fn(qctx, txq{tx: tx, stmts: stmts}); err != nil {
+	q := txq{tx: tx, stmts: stmts}
+	if db == s.writer {
+		q.index = &pendingIndex{}
+	}
+	err = fn(qctx, q)
+	if err == nil {
+		err = q.flushIndex(qctx)
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		var nf *memory.EntityNotFoundError
 		if errors.As(err, &nf) || errors.Is(err, memory.ErrInvalidArgument) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,5 +274,78 @@ func TestBatchedWritesWithFailures(t *testing.T) {
 	}
 	if want := calls / 3; len(have) != want {
 		t.Errorf("target has %d observations, want %d", len(have), want)
+	}
+}
+
+// TestBatchedCreateDeleteKeepsIndexesExact creates entities while other
+// callers delete them, so that a create and a delete of the same entity
+// share a write batch (whose full-text index rows are written at the end of
+// the transaction, or before a delete), then creates others that may reuse
+// the deleted row ids: afterwards both searches find exactly the entities
+// that exist.
+func TestBatchedCreateDeleteKeepsIndexesExact(t *testing.T) {
+	s := open(t, sqlite.Config{})
+	ctx := t.Context()
+	const pairs = 48
+	var wg sync.WaitGroup
+	errs := make(chan error, pairs*64)
+	for i := range pairs {
+		gone := fmt.Sprintf("zqgone%02d", i)
+		var created atomic.Bool
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer created.Store(true)
+			if _, err := s.CreateEntities(ctx, []memory.Entity{{Name: gone, EntityType: "t", Observations: []string{"obsgone " + gone}}}); err != nil {
+				errs <- err
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for {
+				done := created.Load()
+				if err := s.DeleteEntities(ctx, []string{gone}); err != nil {
+					errs <- err
+					return
+				}
+				if done {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kept := fmt.Sprintf("zqkept%02d", i)
+			if _, err := s.CreateEntities(ctx, []memory.Entity{{Name: kept, EntityType: "t", Observations: []string{"obskept " + kept}}}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, q := range []string{"zqgone", "obsgone"} {
+		if g, err := s.SearchNodes(ctx, q); err != nil || len(g.Entities) != 0 {
+			t.Errorf("SearchNodes(%q) after deleting them all = %d entities, %v", q, len(g.Entities), err)
+		}
+	}
+	for _, q := range []string{"zqkept", "obskept"} {
+		if g, err := s.SearchNodes(ctx, q); err != nil || len(g.Entities) != pairs {
+			t.Errorf("SearchNodes(%q) = %d entities, %v; want %d", q, len(g.Entities), err, pairs)
+		}
+	}
+	hits, err := s.SearchMemories(ctx, "obsgone", 1000)
+	if err != nil || len(hits) != 0 {
+		t.Errorf("SearchMemories(obsgone) = %d hits, %v; want 0", len(hits), err)
+	}
+	hits, err = s.SearchMemories(ctx, "obskept", 1000)
+	if err != nil || len(hits) != pairs {
+		t.Errorf("SearchMemories(obskept) = %d hits, %v; want %d", len(hits), err, pairs)
 	}
 }

@@ -32,6 +32,59 @@ func prepareAll(ctx context.Context, db *sql.DB, queries []string) (statements, 
 type txq struct {
 	tx    *sql.Tx
 	stmts statements
+	// index holds the full-text index rows of a write transaction until
+	// flushIndex (nil on readers).
+	index *pendingIndex
+}
+
+// pendingIndex defers a write transaction's full-text index inserts to its
+// end. FTS5 turns its pending rows into a new index segment whenever a
+// statement opens a statement savepoint, which every INSERT into entities
+// or observations does; interleaved, a call with two observations wrote
+// four to six segments, whose merging was the largest cost of a write.
+// Deferred, all of a transaction's rows (a batch of calls: writer.go) go in
+// at the end, search_trgm's first and then memories_fts's: two segments.
+type pendingIndex struct {
+	trgm, rank []indexRow
+}
+
+// indexRow is one deferred INSERT.
+type indexRow struct {
+	query string
+	args  []any
+}
+
+// addIndex defers one index insert (run at once when there is no pending
+// list).
+func (q txq) addIndex(ctx context.Context, trigram bool, query string, args ...any) error {
+	if q.index == nil {
+		_, err := q.ExecContext(ctx, query, args...)
+		return err
+	}
+	if trigram {
+		q.index.trgm = append(q.index.trgm, indexRow{query, args})
+	} else {
+		q.index.rank = append(q.index.rank, indexRow{query, args})
+	}
+	return nil
+}
+
+// flushIndex runs the deferred index inserts. Statements that delete
+// entities or observations call it first, so their triggers see every row
+// they must remove.
+func (q txq) flushIndex(ctx context.Context) error {
+	if q.index == nil {
+		return nil
+	}
+	for _, rows := range [][]indexRow{q.index.trgm, q.index.rank} {
+		for _, r := range rows {
+			if _, err := q.ExecContext(ctx, r.query, r.args...); err != nil {
+				return fmt.Errorf("indexing: %w", err)
+			}
+		}
+	}
+	q.index.trgm, q.index.rank = q.index.trgm[:0], q.index.rank[:0]
+	return nil
 }
 
 // QueryContext runs a query in the transaction.

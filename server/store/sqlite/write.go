@@ -72,11 +72,11 @@ func insertEntity(ctx context.Context, tx txq, name, entityType string, observat
 	if err != nil {
 		return false, fmt.Errorf("inserting entity: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, sqlIndexEntity,
+	if err := tx.addIndex(ctx, true, sqlIndexEntity,
 		id, storeutil.Fold(name), storeutil.Fold(entityType)); err != nil {
 		return false, fmt.Errorf("indexing entity: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, sqlRankEntity, id, name, entityType); err != nil {
+	if err := tx.addIndex(ctx, false, sqlRankEntity, id, name, entityType); err != nil {
 		return false, fmt.Errorf("indexing entity: %w", err)
 	}
 	if _, err := insertObservations(ctx, tx, id, observations); err != nil {
@@ -100,10 +100,10 @@ func insertObservations(ctx context.Context, tx txq, id int64, contents []string
 		if err != nil {
 			return nil, fmt.Errorf("inserting observation: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, sqlIndexObservation, oid, storeutil.Fold(c)); err != nil {
+		if err := tx.addIndex(ctx, true, sqlIndexObservation, oid, storeutil.Fold(c)); err != nil {
 			return nil, fmt.Errorf("indexing observation: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, sqlRankObservation, oid, c); err != nil {
+		if err := tx.addIndex(ctx, false, sqlRankObservation, oid, c); err != nil {
 			return nil, fmt.Errorf("indexing observation: %w", err)
 		}
 		added = append(added, c)
@@ -196,6 +196,9 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 // DeleteEntities deletes entities and the relations that name them.
 func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 	return s.write(ctx, "deleting entities", func(ctx context.Context, tx txq) error {
+		if err := tx.flushIndex(ctx); err != nil {
+			return err
+		}
 		for _, n := range names {
 			if _, err := tx.ExecContext(ctx, sqlDeleteRelationsOf, n, n); err != nil {
 				return fmt.Errorf("deleting relations: %w", err)
@@ -212,6 +215,9 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 // DeleteObservations removes observations; unknown ones are ignored.
 func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
 	return s.write(ctx, "deleting observations", func(ctx context.Context, tx txq) error {
+		if err := tx.flushIndex(ctx); err != nil {
+			return err
+		}
 		for _, d := range deletions {
 			id, ok, err := entityID(ctx, tx, d.EntityName)
 			if err != nil {

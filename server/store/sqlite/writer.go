@@ -198,8 +198,9 @@ func (s *Store) runBatch(batch []*writeReq) {
 		failAll(fmt.Errorf("beginning: %w", err))
 		return
 	}
+	q := txq{tx: tx, stmts: s.writeStmts, index: &pendingIndex{}}
 	for i, r := range batch {
-		if ferr := r.fn(r.ctx, txq{tx: tx, stmts: s.writeStmts}); ferr != nil {
+		if ferr := r.fn(r.ctx, q); ferr != nil {
 			// The failing call's writes may be partial: roll the whole
 			// batch back. The call gets its error; the calls before it,
 			// rolled back with it, run again alone in the same order (on
@@ -215,6 +216,11 @@ func (s *Store) runBatch(batch []*writeReq) {
 			s.runQueued(batch[i+1:])
 			return
 		}
+	}
+	if err := q.flushIndex(bctx); err != nil {
+		_ = tx.Rollback()
+		failAll(err)
+		return
 	}
 	if err := tx.Commit(); err != nil {
 		failAll(fmt.Errorf("committing: %w", err))
