@@ -2,6 +2,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -110,6 +111,10 @@ func metricsOptions(addr string, secure bool) metricsserver.Options {
 		BindAddress:    addr,
 		SecureServing:  true,
 		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		// HTTP/1.1 only, as kubebuilder's default: HTTP/2's stream reset
+		// and cancellation floods (CVE-2023-44487, CVE-2023-39325) are
+		// not worth a metrics endpoint.
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"reflect"
 	"sort"
 	"testing"
@@ -39,6 +40,13 @@ func TestMetricsOptions(t *testing.T) {
 	secure := metricsOptions(":8443", true)
 	if !secure.SecureServing || secure.FilterProvider == nil || secure.BindAddress != ":8443" {
 		t.Errorf("secure metrics %+v: want HTTPS with the authentication and authorization filter", secure)
+	}
+	cfg := &tls.Config{NextProtos: []string{"h2"}}
+	for _, opt := range secure.TLSOpts {
+		opt(cfg)
+	}
+	if len(cfg.NextProtos) != 1 || cfg.NextProtos[0] != "http/1.1" {
+		t.Errorf("secure metrics offer %v, want HTTP/1.1 only", cfg.NextProtos)
 	}
 	plain := metricsOptions(":8085", false)
 	if plain.SecureServing || plain.FilterProvider != nil || plain.BindAddress != ":8085" {
