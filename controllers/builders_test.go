@@ -62,6 +62,8 @@ func TestDesiredServerConfig(t *testing.T) {
 			serverConfigInput{maxConnections: 3}, func(c config.Config) bool { return c.Pool.MaxConnections == 3 }},
 		{"minConnections capped at the pool size", testMS(func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Pool.MinConnections = ptrTo(int32(8)) }),
 			serverConfigInput{maxConnections: 4}, func(c config.Config) bool { return c.Pool.MinConnections == 4 }},
+		{"explicit minConnections 0 kept", testMS(func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Pool.MinConnections = ptrTo(int32(0)) }),
+			serverConfigInput{}, func(c config.Config) bool { return c.Pool.MinConnections == 0 && c.Pool.MaxConnections == 10 }},
 		{"durations", testMS(func(ms *mcpv1alpha1.MemoryServer) {
 			ms.Spec.Pool.MaxConnectionLifetime, ms.Spec.Pool.MaxConnectionIdleTime = d("2h"), d("5m")
 			ms.Spec.Pool.HealthCheckPeriod, ms.Spec.Pool.AcquireTimeout, ms.Spec.Pool.QueryTimeout = d("3s"), d("1s"), d("9s")

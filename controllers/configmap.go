@@ -88,6 +88,11 @@ func desiredServerConfig(ms *mcpv1alpha1.MemoryServer, in serverConfigInput) con
 	// Render every effective value, so the ConfigMap reads as what the
 	// server runs with.
 	c.SetDefaults()
+	if p.MinConnections != nil && *p.MinConnections == 0 {
+		// SetDefaults reads 0 as unset; an explicit 0 (no idle connections,
+		// e.g. behind PgBouncer) is rendered as 0, which the server keeps.
+		c.Pool.MinConnections = 0
+	}
 	return c
 }
 
