@@ -20,11 +20,14 @@ import (
 // trigrams selects a superset of the true matches, so the choice affects
 // speed only, never the result.
 //
+// Two terms measured best: one leaves more candidates to re-check, each
+// further term walks another posting list (docs/benchmarks.md).
+//
 // Rarity comes from trigramStats: per trigram, the number of rows (capped at
 // probeCap) found by one cheap probe the first time the trigram is seen,
 // cached, and forgotten after resetAfterWrites writes.
 const (
-	maxTrigramTerms  = 3
+	maxTrigramTerms  = 2
 	probeCap         = 4096
 	resetAfterWrites = 20000
 	maxCachedStats   = 200000
