@@ -349,3 +349,37 @@ func TestBatchedCreateDeleteKeepsIndexesExact(t *testing.T) {
 		t.Errorf("SearchMemories(obskept) = %d hits, %v; want %d", len(hits), err, pairs)
 	}
 }
+
+// TestWritesAroundCloseFail closes the store while writers keep submitting:
+// every write either succeeds or fails (none hangs until its acquire
+// timeout, which is an hour here), and writes after Close fail as
+// unavailable.
+func TestWritesAroundCloseFail(t *testing.T) {
+	s := open(t, sqlite.Config{AcquireTimeout: time.Hour, QueryTimeout: 2 * time.Hour})
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				_, err := s.CreateEntities(ctx, []memory.Entity{{Name: fmt.Sprintf("c-%d-%d", i, j), EntityType: "t"}})
+				if err != nil {
+					if !errors.Is(err, memory.ErrUnavailable) {
+						t.Errorf("write while closing: %v, want ErrUnavailable", err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	waitFor(t, func() bool { return s.Stats().AcquireCount > 100 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	_, err := s.CreateEntities(ctx, []memory.Entity{{Name: "late", EntityType: "t"}})
+	if !errors.Is(err, memory.ErrUnavailable) {
+		t.Errorf("write after Close: %v, want ErrUnavailable", err)
+	}
+}

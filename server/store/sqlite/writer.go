@@ -61,6 +61,11 @@ func (s *Store) submit(ctx context.Context, op string, acquireTimeout time.Durat
 	req := &writeReq{ctx: qctx, op: op, fn: fn, write: write, done: make(chan error, 1)}
 	timer := time.NewTimer(acquireTimeout)
 	defer timer.Stop()
+	select {
+	case <-s.stopWriter:
+		return fmt.Errorf("while %s: %w", op, errClosed)
+	default:
+	}
 	s.waiting.Add(1)
 	giveUp := func() error {
 		s.waiting.Add(-1)
@@ -80,16 +85,23 @@ func (s *Store) submit(ctx context.Context, op string, acquireTimeout time.Durat
 		s.waiting.Add(-1)
 		return fmt.Errorf("while %s: %w", op, errClosed)
 	}
+	closed := false
 	select {
 	case err := <-req.done:
 		return err
 	case <-timer.C:
 	case <-qctx.Done():
+	case <-s.writerDone: // queued as the store closed: nobody will serve it
+		closed = true
 	}
 	if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if closed {
+			s.waiting.Add(-1)
+			return fmt.Errorf("while %s: %w", op, errClosed)
+		}
 		return giveUp()
 	}
-	return <-req.done // running: its statements watch qctx
+	return <-req.done // running (or answered): its statements watch qctx
 }
 
 // writeLoop serves the queue until Close.
