@@ -47,6 +47,10 @@ const (
 	DefaultBusyTimeout    = 5 * time.Second
 	DefaultAcquireTimeout = 5 * time.Second
 	DefaultQueryTimeout   = 30 * time.Second
+
+	// setupTimeout is the least time New allows itself to open, migrate and
+	// prepare (the query timeout when that is longer).
+	setupTimeout = 30 * time.Second
 )
 
 // DefaultMaxReaders is Config.MaxReaders when zero: max(4, GOMAXPROCS).
@@ -177,11 +181,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if s.writer, err = open(base+"&_pragma=journal_mode(wal)&_pragma=wal_autocheckpoint(0)&_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
-	if err := s.writer.PingContext(ctx); err != nil {
+	// Opening, migrating and preparing run under a deadline of their own
+	// (the caller's ctx may have none); the background loops below outlive it.
+	sctx, cancelSetup := context.WithTimeout(ctx, max(cfg.QueryTimeout, setupTimeout))
+	defer cancelSetup()
+	if err := s.writer.PingContext(sctx); err != nil {
 		_ = s.writer.Close()
-		return nil, fmt.Errorf("while opening %s: %w", cfg.Path, mapError(ctx, err))
+		return nil, fmt.Errorf("while opening %s: %w", cfg.Path, mapError(sctx, err))
 	}
-	if err := migrate(ctx, s.writer); err != nil {
+	if err := migrate(sctx, s.writer); err != nil {
 		_ = s.writer.Close()
 		return nil, fmt.Errorf("while migrating %s: %w", cfg.Path, err)
 	}
@@ -201,8 +209,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.pinger.Close()
 		return nil, err
 	}
-	if s.writeStmts, err = prepareAll(ctx, s.writer, writeSQL); err == nil {
-		s.readStmts, err = prepareAll(ctx, s.readers, readSQL)
+	if s.writeStmts, err = prepareAll(sctx, s.writer, writeSQL); err == nil {
+		s.readStmts, err = prepareAll(sctx, s.readers, readSQL)
 	}
 	if err != nil {
 		_ = s.Close()
