@@ -139,6 +139,14 @@ func TestInvalidMemoryServersAreRefused(t *testing.T) {
 		}
 	})
 
+	t.Run("autoscaling with only a CPU limit (the request defaults to it) is accepted", func(t *testing.T) {
+		obj := memoryServerFromYAML(t, ns, "cpu-limit-only",
+			`{autoscaling: {maxReplicas: 3}, resources: {limits: {cpu: 500m}}, backend: {type: postgres, postgres: {managed: {}}}}`)
+		if err := suite.k8s.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	// Switching managed <-> external would leave the data behind: refused.
 	for _, tc := range []struct {
 		name, from, field string

@@ -10,7 +10,7 @@ import (
 // server fleet and its database backend.
 // +kubebuilder:validation:XValidation:rule="self.backend.type != 'sqlite' || !has(self.replicas) || self.replicas <= 1",message="spec.replicas must be 0 or 1 when backend.type is sqlite (one SQLite file cannot be shared by several pods)",fieldPath=".replicas"
 // +kubebuilder:validation:XValidation:rule="self.backend.type != 'sqlite' || !has(self.autoscaling)",message="spec.autoscaling must not be set when backend.type is sqlite (one SQLite file cannot be shared by several pods)",fieldPath=".autoscaling"
-// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || (has(self.resources) && has(self.resources.requests) && 'cpu' in self.resources.requests)",message="spec.autoscaling requires spec.resources.requests.cpu: the HorizontalPodAutoscaler's target is a percentage of the CPU request",fieldPath=".autoscaling"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || (has(self.resources) && ((has(self.resources.requests) && 'cpu' in self.resources.requests) || (has(self.resources.limits) && 'cpu' in self.resources.limits)))",message="spec.autoscaling requires spec.resources.requests.cpu (or limits.cpu, which the request defaults to): the HorizontalPodAutoscaler's target is a percentage of the CPU request",fieldPath=".autoscaling"
 type MemoryServerSpec struct {
 	// image is the memory-server container image. Empty means the image the
 	// operator was started with (its --memory-server-image flag).
@@ -483,8 +483,10 @@ type PoolStatus struct {
 // controller also puts on its pods as the controller-revision-hash label,
 // whose value may not exceed 63 characters: 63 - len("-postgres-") - 10 = 43.
 // (<name>-postgres-headless, at 45, is next.)
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names the server's Service)"
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 43",message="metadata.name must be at most 43 characters: the managed database's StatefulSet revision label <name>-postgres-<10-character hash> must fit in 63"
+// The name rules are checked on create only (oldSelf has no value then), so
+// an object stored before they existed can still be updated and deleted.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names the server's Service)"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.size() <= 43",optionalOldSelf=true,message="metadata.name must be at most 43 characters: the managed database's StatefulSet revision label <name>-postgres-<10-character hash> must fit in 63"
 type MemoryServer struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
