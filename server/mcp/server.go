@@ -152,14 +152,18 @@ func (s *Server) unsubscribe(_ context.Context, req *sdk.UnsubscribeRequest) err
 }
 
 // pruneSubscribers forgets subscribed sessions that have ended without
-// unsubscribing (the SDK drops them from its own list on disconnect).
+// unsubscribing (the SDK drops them from its own list on disconnect). The
+// SDK's session list is read under subMu: a session that subscribes is in
+// that list before its subscribe handler runs, so a subscription made while
+// pruning is never taken for a dead one. (The SDK calls the handlers without
+// holding its own lock, so the two locks are never taken the other way.)
 func (s *Server) pruneSubscribers() {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	live := map[*sdk.ServerSession]bool{}
 	for ss := range s.sdk.Sessions() {
 		live[ss] = true
 	}
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
 	for ss := range s.subs {
 		if !live[ss] {
 			delete(s.subs, ss)
