@@ -40,6 +40,11 @@ type appliedFleet struct {
 	perReplica int32
 	// total is pods x (perReplica + prober).
 	total int32
+	// rolling is true while the Deployment's rollout is not complete (or
+	// the Deployment is gone while a fleet was rolled out): old pods may
+	// still run with an older, larger pool than the ConfigMap and the
+	// replica count say, so total may be too low.
+	rolling bool
 }
 
 // observeApplied is the first step: it reads the applied fleet into
@@ -70,6 +75,7 @@ func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1al
 	switch err := r.Get(ctx, key, dep); {
 	case err == nil:
 		replicas, existing = managedDeref(dep.Spec.Replicas, 1), dep.Status.Replicas
+		obs.applied.rolling = !deploymentRolledOut(dep)
 		if dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 			surge = 0
 		}
@@ -79,6 +85,7 @@ func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1al
 		return ctrl.Result{}, nil // nothing was ever rolled out
 	default:
 		replicas = recorded
+		obs.applied.rolling = true
 		if ms.Spec.Backend.Type == mcpv1alpha1.BackendSQLite {
 			surge = 0
 		}
@@ -97,14 +104,26 @@ func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1al
 	return ctrl.Result{}, nil
 }
 
+// deploymentRolledOut reports whether dep's rollout is complete: the
+// deployment controller has seen its latest spec and every pod it runs is
+// of the current template (no old pod, with an older pool, is left).
+func deploymentRolledOut(dep *appsv1.Deployment) bool {
+	want := managedDeref(dep.Spec.Replicas, 1)
+	st := dep.Status
+	return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.Replicas == want
+}
+
 // appliedPool is status.pool while the rollout is held: the applied
 // fleet's numbers against the budget of the database as it runs (heldLimit
 // when the managed database keeps its old limit). The refused fleet's
 // numbers are only in the ConnectionBudget condition's message.
 func appliedPool(ms *mcpv1alpha1.MemoryServer, obs *observed) *mcpv1alpha1.PoolStatus {
 	in := budgetInputFor(ms)
-	if obs.backend.heldLimit > 0 {
+	switch {
+	case obs.backend.heldLimit > 0:
 		in.DatabaseLimit = obs.backend.heldLimit
+	case budgetLimitPending(in, obs):
+		in.DatabaseLimit = obs.backend.runningLimit
 	}
 	ps := &mcpv1alpha1.PoolStatus{}
 	if obs.applied.exists {
@@ -179,10 +198,15 @@ func managedRunningLimit(ms *mcpv1alpha1.MemoryServer, tpl *corev1.PodTemplateSp
 
 // managedLimitToKeep is the limit the database StatefulSet must keep
 // instead of the spec's lower one, or 0 to apply the spec: a lower limit
-// waits until the applied fleet fits it.
+// waits until the applied fleet fits it and its rollout is complete (old
+// pods may still hold the older, larger pools the applied numbers no
+// longer show).
 func managedLimitToKeep(ms *mcpv1alpha1.MemoryServer, running int32, applied appliedFleet) int32 {
 	want := managedSpecLimit(ms)
-	if running <= want || !applied.exists || int64(applied.total) <= managedLimitBudget(ms, want) {
+	if running <= want || !applied.exists {
+		return 0
+	}
+	if !applied.rolling && int64(applied.total) <= managedLimitBudget(ms, want) {
 		return 0
 	}
 	return running
@@ -198,4 +222,58 @@ func managedWithLimit(ms *mcpv1alpha1.MemoryServer, limit int32) *mcpv1alpha1.Me
 		c.Spec.Backend.Postgres.Managed.MaxConnections = limit
 	}
 	return c
+}
+
+// AnnotationDatabaseLimit on the managed database's StatefulSet is the
+// connection limit (max_connections, Bolt thread pool) all its pods last
+// ran with: while a changed limit rolls through them, the budget counts
+// against the smaller of it and the spec's.
+const AnnotationDatabaseLimit = "mcp.memory.dev/database-limit"
+
+// managedStatefulSetRolledOut reports whether every pod of sts runs its
+// current template and is ready: the StatefulSet controller has seen the
+// latest spec, updated every replica, and the revisions agree.
+func managedStatefulSetRolledOut(sts *appsv1.StatefulSet) bool {
+	want := managedDeref(sts.Spec.Replicas, 1)
+	st := sts.Status
+	return st.ObservedGeneration >= sts.Generation && st.Replicas == want && st.UpdatedReplicas == want &&
+		st.ReadyReplicas == want && st.CurrentRevision == st.UpdateRevision
+}
+
+// managedPodsLimit is the limit the pods of sts (as read, before this
+// reconcile writes it) run with: current, the template's, once they are all
+// updated and ready; else the limit recorded when they last were
+// (AnnotationDatabaseLimit), or current when none is recorded.
+func managedPodsLimit(sts *appsv1.StatefulSet, current int32) int32 {
+	if managedStatefulSetRolledOut(sts) {
+		return current
+	}
+	if n, err := strconv.ParseInt(sts.Annotations[AnnotationDatabaseLimit], 10, 32); err == nil && n > 0 {
+		return int32(n)
+	}
+	return current
+}
+
+// managedRecordLimit records limit on sts (AnnotationDatabaseLimit); 0
+// records nothing.
+func managedRecordLimit(sts *appsv1.StatefulSet, limit int32) {
+	if limit <= 0 {
+		return
+	}
+	if sts.Annotations == nil {
+		sts.Annotations = map[string]string{}
+	}
+	sts.Annotations[AnnotationDatabaseLimit] = strconv.Itoa(int(limit))
+}
+
+// budgetLimitPending reports whether the managed database still runs a
+// lower limit than the spec's (a raised limit not yet rolled through its
+// pods) and the budget comes from that limit.
+func budgetLimitPending(in BudgetInput, obs *observed) bool {
+	switch in.Source {
+	case BudgetSourceManagedPostgres, BudgetSourceManagedNeo4j:
+	default:
+		return false
+	}
+	return in.ConnectionBudget == nil && obs.backend.runningLimit > 0 && obs.backend.runningLimit < in.DatabaseLimit
 }

@@ -130,6 +130,9 @@ func TestBudgetHoldsTheRollout(t *testing.T) {
 		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded)
 	})
 	managedPatch(t, ns, "fleet", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Backend.Postgres.Managed.MaxConnections = 200 })
+	// The database's pods take the new limit (the StatefulSet
+	// controller's part); only then does the larger fleet fit.
+	managedSetRolledOut(t, ns, "fleet-postgres", "max_connections=200")
 	managedWaitFor(t, ns, "fleet", "fits the larger database", func(ms *mcpv1alpha1.MemoryServer) error {
 		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
 	})

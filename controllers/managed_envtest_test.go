@@ -307,6 +307,8 @@ func TestManagedPostgresObjects(t *testing.T) {
 
 	// Changing max_connections reaches the StatefulSet and the budget.
 	managedPatch(t, ns, "pg", func(ms *mcpv1alpha1.MemoryServer) { ms.Spec.Backend.Postgres.Managed.MaxConnections = 200 })
+	// The budget counts the new limit once the database's pods run it.
+	managedSetRolledOut(t, ns, "pg-postgres", "max_connections=200")
 	got = managedWaitFor(t, ns, "pg", "new budget", func(ms *mcpv1alpha1.MemoryServer) error {
 		if p := ms.Status.Pool; p == nil || p.ConnectionBudget == nil || *p.ConnectionBudget != 195 || p.MaxConnectionsPerReplica != 64 {
 			return fmt.Errorf("status.pool %+v", ms.Status.Pool)

@@ -94,6 +94,9 @@ func (r *MemoryServerReconciler) managedReconcile(ctx context.Context, ms *mcpv1
 	if b.heldLimit > 0 {
 		b.message += fmt.Sprintf("; the database keeps its limit of %d connections (spec %d) until the running fleet (%d connections) fits the lower one",
 			b.heldLimit, managedSpecLimit(ms), obs.applied.total)
+		if obs.applied.rolling {
+			b.message += " and the server Deployment's rollout is complete (old pods may hold larger pools)"
+		}
 	}
 	return ctrl.Result{}, nil
 }
@@ -164,7 +167,9 @@ func (r *MemoryServerReconciler) managedServices(ctx context.Context, ms *mcpv1a
 // (max_connections, Bolt thread pool) waits until the applied fleet
 // (obs.applied) fits it: until then the StatefulSet keeps its running
 // limit, recorded in obs.backend.heldLimit, so the database never restarts
-// with fewer slots than the running pods may hold.
+// with fewer slots than the running pods may hold. It also records in
+// obs.backend.runningLimit the limit the database's pods run with (see
+// managedPodsLimit), against which a raised limit's budget is counted.
 func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (*appsv1.StatefulSet, error) {
 	desired := managedDesiredStatefulSet(ms)
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
@@ -172,9 +177,15 @@ func (r *MemoryServerReconciler) managedStatefulSet(ctx context.Context, ms *mcp
 		mergeLabels(&sts.ObjectMeta, desired.Labels)
 		if sts.CreationTimestamp.IsZero() {
 			sts.Spec = desired.Spec
+			// Nothing runs yet: the database starts with the spec's limit.
+			obs.backend.runningLimit = managedRunningLimit(ms, &desired.Spec.Template)
+			managedRecordLimit(sts, obs.backend.runningLimit)
 			return
 		}
-		obs.backend.heldLimit = managedLimitToKeep(ms, managedRunningLimit(ms, &sts.Spec.Template), obs.applied)
+		current := managedRunningLimit(ms, &sts.Spec.Template)
+		obs.backend.runningLimit = managedPodsLimit(sts, current)
+		managedRecordLimit(sts, obs.backend.runningLimit)
+		obs.backend.heldLimit = managedLimitToKeep(ms, current, obs.applied)
 		if obs.backend.heldLimit > 0 {
 			desired = managedDesiredStatefulSet(managedWithLimit(ms, obs.backend.heldLimit))
 		}
@@ -412,7 +423,18 @@ func (r *MemoryServerReconciler) managedFinalize(ctx context.Context, ms *mcpv1a
 // spec.pool.maxConnections is unset), and, over budget, a held rollout and
 // a Warning event.
 func (r *MemoryServerReconciler) budgetReconcile(_ context.Context, ms *mcpv1alpha1.MemoryServer, obs *observed) (ctrl.Result, error) {
-	res := BudgetFor(ms)
+	in := budgetInputFor(ms)
+	pending := budgetLimitPending(in, obs)
+	if pending {
+		// A raised limit counts once the database runs it: until then the
+		// fleet it allows would exhaust the database as it runs.
+		in.DatabaseLimit = obs.backend.runningLimit
+	}
+	res := budgetCompute(in)
+	if pending && !res.Fits {
+		res.Message += fmt.Sprintf("; the database still runs with %d (spec %d): the fleet waits for the database to take the new limit",
+			obs.backend.runningLimit, managedSpecLimit(ms))
+	}
 	c := res.Condition(ms.Generation)
 	obs.budget.status, obs.budget.reason, obs.budget.message = c.Status, c.Reason, c.Message
 	obs.budget.pool = res.PoolStatus()

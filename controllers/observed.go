@@ -64,6 +64,13 @@ type backendObservation struct {
 	// heldLimit, when > 0, is the connection limit the managed database
 	// keeps instead of the spec's lower one, until the applied fleet fits.
 	heldLimit int32
+	// runningLimit, when > 0, is the connection limit the managed
+	// database's pods run with: the StatefulSet's limit once its pods are
+	// all updated and ready, else the last limit they all ran
+	// (AnnotationDatabaseLimit). The budget counts against
+	// min(spec limit, runningLimit), so a raised limit is used only once
+	// the database has it.
+	runningLimit int32
 }
 
 // budgetObservation is the ConnectionBudget condition's input and the
