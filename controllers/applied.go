@@ -45,6 +45,9 @@ type appliedFleet struct {
 	// still run with an older, larger pool than the ConfigMap and the
 	// replica count say, so total may be too low.
 	rolling bool
+	// config is the configuration file the Deployment was last rolled out
+	// with (AnnotationAppliedConfig), "" when it records none.
+	config string
 }
 
 // observeApplied is the first step: it reads the applied fleet into
@@ -76,6 +79,7 @@ func (r *MemoryServerReconciler) observeApplied(ctx context.Context, ms *mcpv1al
 	case err == nil:
 		replicas, existing = managedDeref(dep.Spec.Replicas, 1), dep.Status.Replicas
 		obs.applied.rolling = !deploymentRolledOut(dep)
+		obs.applied.config = dep.Annotations[AnnotationAppliedConfig]
 		if dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 			surge = 0
 		}

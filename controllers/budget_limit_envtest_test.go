@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/memory-operator/memory-operator/api/v1alpha1"
+	"github.com/memory-operator/memory-operator/controllers"
 )
 
 // managedSetRolledOut plays the StatefulSet controller once the template
@@ -184,6 +186,79 @@ func TestBudgetWaitsForTheRaisedLimit(t *testing.T) {
 	})
 	eventually(t, "rolled out at 10", func(ctx context.Context) error {
 		if d := waitDeployment(t, ns, "grow"); *d.Spec.Replicas != 10 {
+			return fmt.Errorf("replicas %d", *d.Spec.Replicas)
+		}
+		return nil
+	})
+}
+
+// TestBackendHoldConfigMapRecreated: a ConfigMap deleted while the rollout
+// is held for the backend only (a malformed DSN) comes back with the
+// configuration the running pods were rolled out with, not the refused
+// spec's, and records the running fleet's size.
+func TestBackendHoldConfigMapRecreated(t *testing.T) {
+	requireEnvtest(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	managedCreate(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pg"},
+		StringData: map[string]string{"url": "postgres://app:first-pass@db.example:5432/memory"}})
+	managedCreate(t, holdServer(ns, "bk", "pg"))
+	managedWaitFor(t, ns, "bk", "backend ready", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionTrue, mcpv1alpha1.ReasonBackendReady)
+	})
+	good := waitDeployment(t, ns, "bk")
+	goodHash := good.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash]
+	cm := &corev1.ConfigMap{}
+	if err := managedGet(ctx, ns, "bk-config", cm); err != nil {
+		t.Fatal(err)
+	}
+	goodData, oldUID := cm.Data[controllers.ConfigFileKey], cm.UID
+	goodPool := managedPool(t, ns, "bk")
+
+	// Held for the backend, then a refused pool and replica change.
+	holdSetSecret(t, ns, "pg", "mysql://app:HIDDEN-PASS@db.example/memory")
+	managedPatch(t, ns, "bk", func(ms *mcpv1alpha1.MemoryServer) {
+		ms.Spec.Pool.MaxConnections = managedI32(goodPool + 3)
+		ms.Spec.Replicas = managedI32(5)
+	})
+	managedWaitFor(t, ns, "bk", "held by InvalidDSN", func(ms *mcpv1alpha1.MemoryServer) error {
+		if err := managedCond(ms, mcpv1alpha1.ConditionBackendReady, metav1.ConditionFalse, mcpv1alpha1.ReasonInvalidDSN); err != nil {
+			return err
+		}
+		return managedCond(ms, mcpv1alpha1.ConditionProgressing, metav1.ConditionFalse, mcpv1alpha1.ReasonRolloutHeld)
+	})
+	if err := suite.k8s.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ConfigMap recreated", func(ctx context.Context) error {
+		if err := managedGet(ctx, ns, "bk-config", cm); err != nil {
+			return err
+		}
+		if cm.UID == oldUID {
+			return errors.New("not deleted yet")
+		}
+		return nil
+	})
+	if got := managedPool(t, ns, "bk"); got != goodPool {
+		t.Errorf("recreated ConfigMap pool.maxConnections %d, want the running pods' %d, not the refused %d", got, goodPool, goodPool+3)
+	}
+	if cm.Data[controllers.ConfigFileKey] != goodData {
+		t.Errorf("recreated ConfigMap:\n%s\nwant what the running pods read:\n%s", cm.Data[controllers.ConfigFileKey], goodData)
+	}
+	if got := cm.Annotations[mcpv1alpha1.AnnotationAppliedReplicas]; got != "2" {
+		t.Errorf("recreated ConfigMap records %q replicas, want the running 2", got)
+	}
+	if d := waitDeployment(t, ns, "bk"); d.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash] != goodHash || *d.Spec.Replicas != 2 {
+		t.Errorf("the held Deployment changed: hash %q (was %q), replicas %d", d.Spec.Template.Annotations[mcpv1alpha1.AnnotationConfigHash], goodHash, *d.Spec.Replicas)
+	}
+
+	// Fixed: the held changes roll out.
+	holdSetSecret(t, ns, "pg", "postgres://app:second-pass@db.example:5432/memory")
+	eventually(t, "held changes rolled out", func(ctx context.Context) error {
+		if got := managedPool(t, ns, "bk"); got != goodPool+3 {
+			return fmt.Errorf("pool %d", got)
+		}
+		if d := waitDeployment(t, ns, "bk"); *d.Spec.Replicas != 5 {
 			return fmt.Errorf("replicas %d", *d.Spec.Replicas)
 		}
 		return nil

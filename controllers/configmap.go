@@ -141,21 +141,28 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 		err := r.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 		if err == nil {
 			obs.configHash = configHash(cm.Data, obs.secretDigests)
+			obs.configData = cm.Data[ConfigFileKey]
 			return ctrl.Result{}, nil
 		}
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("while reading ConfigMap %s: %w", cm.Name, err)
 		}
+		if !obs.budget.holdRollout && obs.applied.config != "" {
+			// Held for the backend only: the configuration the running
+			// pods were rolled out with, not the refused spec's (a new
+			// Neo4j URI, pool, auth file), so a pod that restarts keeps
+			// what runs.
+			desired.Data = map[string]string{ConfigFileKey: obs.applied.config}
+		}
 	}
 	// The fleet rolled out with this configuration, for recreating a
 	// Deployment deleted while a later rollout is held: the desired one,
-	// or over budget the running one (none when nothing runs).
+	// or while held the running one (none when nothing runs).
 	applied := strconv.Itoa(int(desiredReplicas(ms)))
-	if obs.budget.holdRollout {
+	if obs.holdRollout() && obs.applied.exists {
+		applied = strconv.Itoa(int(obs.applied.replicas))
+	} else if obs.budget.holdRollout {
 		applied = ""
-		if obs.applied.exists {
-			applied = strconv.Itoa(int(obs.applied.replicas))
-		}
 	}
 	if err := r.apply(ctx, ms, cm, func() {
 		mergeLabels(&cm.ObjectMeta, desired.Labels)
@@ -171,6 +178,7 @@ func (r *MemoryServerReconciler) reconcileConfigMap(ctx context.Context, ms *mcp
 		return ctrl.Result{}, err
 	}
 	obs.configHash = configHash(desired.Data, obs.secretDigests)
+	obs.configData = desired.Data[ConfigFileKey]
 	return ctrl.Result{}, nil
 }
 

@@ -54,6 +54,12 @@ type deploymentInput struct {
 	env []corev1.EnvVar
 }
 
+// AnnotationAppliedConfig on the server Deployment is the configuration
+// file (no secret: credentials reach the pods as Secret references) its pod
+// template was last written with. A ConfigMap deleted while the rollout is
+// held for the backend is recreated from it: what the running pods read.
+const AnnotationAppliedConfig = "mcp.memory.dev/applied-config"
+
 // desiredReplicas is the server's replica count: spec.replicas (default 1),
 // or autoscaling.minReplicas for a new Deployment under an autoscaler.
 func desiredReplicas(ms *mcpv1alpha1.MemoryServer) int32 {
@@ -275,6 +281,12 @@ func (r *MemoryServerReconciler) reconcileDeployment(ctx context.Context, ms *mc
 	}
 	if err := r.apply(ctx, ms, dep, func() {
 		mergeLabels(&dep.ObjectMeta, desired.Labels)
+		if obs.configData != "" {
+			if dep.Annotations == nil {
+				dep.Annotations = map[string]string{}
+			}
+			dep.Annotations[AnnotationAppliedConfig] = obs.configData
+		}
 		if dep.CreationTimestamp.IsZero() {
 			dep.Spec.Selector = desired.Spec.Selector
 		}

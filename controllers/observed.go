@@ -35,6 +35,10 @@ type observed struct {
 
 	// configHash is the hash on the pod template (ConfigMap plus Secrets).
 	configHash string
+	// configData is the server's configuration file behind configHash;
+	// reconcileDeployment records it on the Deployment
+	// (AnnotationAppliedConfig).
+	configData string
 	// deployment is the server Deployment as last read or written; nil when
 	// it does not exist (yet).
 	deployment *appsv1.Deployment
