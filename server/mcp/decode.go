@@ -17,7 +17,7 @@ const (
 // args prepares a decoder for raw tool arguments. Absent or null arguments
 // are an empty object, as clients send for tools without parameters.
 func args(raw []byte) *decoder {
-	t := bytes.TrimSpace(raw)
+	t := bytes.Trim(raw, " \t\r\n") // JSON's whitespace only: not \v, \f or Unicode spaces
 	if len(t) == 0 || string(t) == "null" {
 		t = []byte("{}")
 	}
