@@ -330,6 +330,14 @@ func TestDesiredStatus(t *testing.T) {
 			o.backend.status, o.backend.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound
 			o.deployment = dep(2, 0, 0, 2, 3)
 		}, mcpv1alpha1.PhaseFailed, metav1.ConditionFalse, mcpv1alpha1.ReasonSecretNotFound},
+		{"managed database starting, nothing serving yet", func(o *observed) {
+			o.backend.status, o.backend.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonStatefulSetNotReady
+			o.deployment = dep(2, 0, 0, 2, 3)
+		}, mcpv1alpha1.PhasePending, metav1.ConditionFalse, mcpv1alpha1.ReasonStatefulSetNotReady},
+		{"managed database restarting, fleet serving", func(o *observed) {
+			o.backend.status, o.backend.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonStatefulSetNotReady
+			o.deployment = dep(2, 2, 2, 2, 3)
+		}, mcpv1alpha1.PhaseDegraded, metav1.ConditionFalse, mcpv1alpha1.ReasonStatefulSetNotReady},
 		{"over budget, old fleet serving", func(o *observed) {
 			okBackend(o)
 			o.budget.status, o.budget.reason = metav1.ConditionFalse, mcpv1alpha1.ReasonBudgetExceeded

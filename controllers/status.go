@@ -130,6 +130,14 @@ func phaseOf(obs *observed, ready, available, progressing bool, readyReplicas in
 		return mcpv1alpha1.PhaseReady
 	case obs.holdRollout() && available && obs.reconcileErr == nil:
 		return mcpv1alpha1.PhaseDegraded
+	case obs.backend.status == metav1.ConditionFalse && obs.backend.reason == mcpv1alpha1.ReasonStatefulSetNotReady:
+		// A managed database that is not ready (yet, or again) is not a
+		// configuration failure: Pending while no server pod serves (as on
+		// first install), Degraded while the fleet still serves.
+		if readyReplicas == 0 && !available {
+			return mcpv1alpha1.PhasePending
+		}
+		return mcpv1alpha1.PhaseDegraded
 	case obs.backend.status == metav1.ConditionFalse, obs.budget.status == metav1.ConditionFalse, obs.authMissing != "":
 		return mcpv1alpha1.PhaseFailed
 	case obs.reconcileErr != nil:
