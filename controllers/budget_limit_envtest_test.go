@@ -65,6 +65,23 @@ func waitReconciles(tb testing.TB, ns, name string, n float64) {
 	})
 }
 
+// runningManagedFleet creates a managed-PostgreSQL MemoryServer of
+// max_connections 100 whose database and Deployment are rolled out (status
+// set by hand: envtest has no controllers) within the budget.
+func runningManagedFleet(t *testing.T, ns, name string, replicas, pool int32) {
+	t.Helper()
+	ms := managedServer(ns, name, mcpv1alpha1.BackendPostgres, replicas)
+	ms.Spec.Pool.MaxConnections = managedI32(pool)
+	ms.Spec.Backend.Postgres.Managed.MaxConnections = 100
+	managedCreate(t, ms)
+	managedSetRolledOut(t, ns, name+"-postgres", "max_connections=100")
+	managedWaitFor(t, ns, name, "within budget", func(ms *mcpv1alpha1.MemoryServer) error {
+		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
+	})
+	waitDeployment(t, ns, name)
+	setDeploymentStatus(t, ns, name, replicas, replicas)
+}
+
 // TestBudgetKeepsTheLimitUntilTheRolloutCompletes: lowering
 // max_connections together with a smaller pool and fewer replicas fits the
 // lower limit as the ConfigMap and replica count say, but while the
@@ -74,16 +91,7 @@ func TestBudgetKeepsTheLimitUntilTheRolloutCompletes(t *testing.T) {
 	requireEnvtest(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	ms := managedServer(ns, "roll", mcpv1alpha1.BackendPostgres, 6)
-	ms.Spec.Pool.MaxConnections = managedI32(12) // 7 x 13 = 91 <= 95
-	ms.Spec.Backend.Postgres.Managed.MaxConnections = 100
-	managedCreate(t, ms)
-	managedSetRolledOut(t, ns, "roll-postgres", "max_connections=100")
-	managedWaitFor(t, ns, "roll", "within budget", func(ms *mcpv1alpha1.MemoryServer) error {
-		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
-	})
-	waitDeployment(t, ns, "roll")
-	setDeploymentStatus(t, ns, "roll", 6, 6)
+	runningManagedFleet(t, ns, "roll", 6, 12) // 7 x 13 = 91 <= 95
 
 	// One edit: 50 (budget 45), pool 5, 4 replicas: 5 x 6 = 30 fits.
 	managedPatch(t, ns, "roll", func(ms *mcpv1alpha1.MemoryServer) {
@@ -141,16 +149,7 @@ func TestBudgetWaitsForTheRaisedLimit(t *testing.T) {
 	requireEnvtest(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	ms := managedServer(ns, "grow", mcpv1alpha1.BackendPostgres, 2)
-	ms.Spec.Pool.MaxConnections = managedI32(10) // 3 x 11 = 33 <= 95
-	ms.Spec.Backend.Postgres.Managed.MaxConnections = 100
-	managedCreate(t, ms)
-	managedSetRolledOut(t, ns, "grow-postgres", "max_connections=100")
-	managedWaitFor(t, ns, "grow", "within budget", func(ms *mcpv1alpha1.MemoryServer) error {
-		return managedCond(ms, mcpv1alpha1.ConditionConnectionBudget, metav1.ConditionTrue, mcpv1alpha1.ReasonWithinBudget)
-	})
-	waitDeployment(t, ns, "grow")
-	setDeploymentStatus(t, ns, "grow", 2, 2)
+	runningManagedFleet(t, ns, "grow", 2, 10) // 3 x 11 = 33 <= 95
 
 	// One edit: 200 (budget 195) and 10 replicas: 11 x 11 = 121, which
 	// fits 195 but not the running 95.
