@@ -25,8 +25,8 @@ const (
 	maxMergeSteps             = 10000
 )
 
-// mergeTables are the FTS5 tables the loop merges.
-var mergeTables = []string{"search_trgm", "memories_fts"}
+// mergeTable is the FTS5 table the loop merges.
+const mergeTable = "memories_fts"
 
 // mergeSQL is the incremental-merge command of each table.
 func mergeSQL(table string) string {
@@ -64,37 +64,35 @@ func (s *Store) mergeLoop(ctx context.Context) {
 	}
 }
 
-// mergeIndexes merges each table's segments into one, step by step, and
+// mergeIndexes merges the index segments into one, step by step, and
 // returns the number of steps that did work.
 func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
 	done := 0
-	for _, table := range mergeTables {
-		q := mergeSQL(table)
-		for range maxMergeSteps {
-			var changes int64
-			err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, false, func(ctx context.Context, tx txq) error {
-				var before, after int64
-				if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&before); err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, q); err != nil {
-					return err
-				}
-				if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&after); err != nil {
-					return err
-				}
-				changes = after - before
-				return nil
-			})
-			if err != nil {
-				return done, err
+	q := mergeSQL(mergeTable)
+	for range maxMergeSteps {
+		var changes int64
+		err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, false, func(ctx context.Context, tx txq) error {
+			var before, after int64
+			if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&before); err != nil {
+				return err
 			}
-			// FTS5: fewer than two changes means there was nothing to merge.
-			if changes < 2 {
-				break
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
 			}
-			done++
+			if err := tx.QueryRowContext(ctx, sqlTotalChanges).Scan(&after); err != nil {
+				return err
+			}
+			changes = after - before
+			return nil
+		})
+		if err != nil {
+			return done, err
 		}
+		// FTS5: fewer than two changes means there was nothing to merge.
+		if changes < 2 {
+			break
+		}
+		done++
 	}
 	return done, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -15,95 +16,38 @@ import (
 // minTrigramRunes is the shortest folded query the trigram index can answer.
 const minTrigramRunes = 3
 
-// SQL of the read paths, prepared on the reader connections.
+// SQL of the read paths, prepared on the reader connections: the ranking of
+// search_memories (the other reads are served by the in-memory graph).
 const (
-	condNames    = `e.name IN (SELECT value FROM json_each(?))`
-	condIDs      = `e.id IN (SELECT value FROM json_each(?))`
-	condTrigrams = `e.id IN (SELECT CASE WHEN t.rowid < 0 THEN -t.rowid
-		ELSE (SELECT o.entity_id FROM observations o WHERE o.id = t.rowid) END
-		FROM search_trgm t WHERE search_trgm MATCH ?)`
-
-	sqlAllRelations      = `SELECT from_name, to_name, relation_type FROM relations ORDER BY id`
-	sqlRelationsTouching = `SELECT from_name, to_name, relation_type FROM relations
-		WHERE from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1))
-		ORDER BY id`
 	// Entities rank by their best row: the name and type, or an observation.
 	sqlRankMemories = `WITH hits AS MATERIALIZED (
 			SELECT rowid AS r, bm25(memories_fts, 10.0, 3.0, 1.0) AS score FROM memories_fts WHERE memories_fts MATCH ?)
-		SELECT CASE WHEN r < 0 THEN -r ELSE (SELECT o.entity_id FROM observations o WHERE o.id = r) END AS eid, -min(score)
-		FROM hits GROUP BY eid ORDER BY min(score), eid LIMIT ?`
-	sqlWalk = `SELECT id, from_name, to_name, relation_type FROM relations
-		WHERE (from_name IN (SELECT value FROM json_each(?1)) OR to_name IN (SELECT value FROM json_each(?1)))`
-	sqlWalkTyped = sqlWalk + ` AND relation_type IN (SELECT value FROM json_each(?2))`
+		SELECT eid, -min(score), (SELECT name FROM entities WHERE id = eid) FROM (
+			SELECT CASE WHEN r < 0 THEN -r ELSE (SELECT o.entity_id FROM observations o WHERE o.id = r) END AS eid, score FROM hits)
+		GROUP BY eid ORDER BY min(score), eid LIMIT ?`
 )
 
-// entitiesSQL selects the entities matching cond (over entities e; "" is
-// all) in creation order, one row per observation (in creation order too).
-func entitiesSQL(cond string) string {
-	where := ""
-	if cond != "" {
-		where = ` WHERE ` + cond
-	}
-	return `SELECT e.id, e.name, e.entity_type, o.content FROM entities e LEFT JOIN observations o ON o.entity_id = e.id` +
-		where + ` ORDER BY e.id, o.id`
-}
-
 // readSQL lists the statements prepared on the readers.
-var readSQL = []string{
-	entitiesSQL(""), entitiesSQL(condNames), entitiesSQL(condIDs), entitiesSQL(condTrigrams),
-	sqlAllRelations, sqlRelationsTouching, sqlRankMemories,
-	sqlWalk, sqlWalkTyped, sqlEntityID,
-	sqlTrigramProbe,
-}
+var readSQL = []string{sqlRankMemories}
 
-// trigramCandidates loads the entities whose name, type or an observation
-// holds every one of the rarest trigrams of folded (a superset of the
-// matches, to re-check).
-func (s *Store) trigramCandidates(ctx context.Context, tx txq, folded string) ([]entityRow, error) {
-	match, err := s.trigrams.matchRarest(ctx, tx, folded)
-	if err != nil {
-		return nil, err
+// view runs fn on the in-memory graph under its read lock.
+func (s *Store) view(ctx context.Context, op string, fn func(g *graph) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("while %s: %w", op, mapError(ctx, err))
 	}
-	return loadEntities(ctx, tx, condTrigrams, match)
+	if s.closed.Load() {
+		return fmt.Errorf("while %s: %w", op, errClosed)
+	}
+	g := s.graph.Load()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return fn(g)
 }
 
 // jsonArray encodes values for json_each(?).
 func jsonArray[T any](values []T) string {
 	b, _ := json.Marshal(storeutil.NonNil(values)) // strings and ints cannot fail
 	return string(b)
-}
-
-// entityRow is an entity with its row id.
-type entityRow struct {
-	id int64
-	memory.Entity
-}
-
-// loadEntities returns the entities selected by cond (a WHERE clause on
-// entities aliased e, with args), in creation order, with their observations.
-func loadEntities(ctx context.Context, tx txq, cond string, args ...any) ([]entityRow, error) {
-	rows, err := tx.QueryContext(ctx, entitiesSQL(cond), args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading entities: %w", err)
-	}
-	out := []entityRow{}
-	var id int64
-	var name, typ string
-	var obs sql.NullString
-	for rows.Next() {
-		if err := rows.Scan(&id, &name, &typ, &obs); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading entities: %w", err)
-		}
-		if n := len(out); n == 0 || out[n-1].id != id {
-			out = append(out, entityRow{id: id, Entity: memory.Entity{Name: name, EntityType: typ, Observations: []string{}}})
-		}
-		if obs.Valid {
-			last := &out[len(out)-1]
-			last.Observations = append(last.Observations, obs.String)
-		}
-	}
-	return out, closeRows(rows, "reading entities")
 }
 
 func closeRows(rows *sql.Rows, what string) error {
@@ -117,64 +61,26 @@ func closeRows(rows *sql.Rows, what string) error {
 	return nil
 }
 
-func plain(rows []entityRow) []memory.Entity {
-	out := make([]memory.Entity, len(rows))
-	for i, r := range rows {
-		out[i] = r.Entity
-	}
-	return out
-}
-
-// relationsTouching returns the relations with at least one endpoint in
-// names, in creation order.
-func relationsTouching(ctx context.Context, tx txq, names []string) ([]memory.Relation, error) {
-	if len(names) == 0 {
-		return []memory.Relation{}, nil
-	}
-	return queryRelations(ctx, tx, sqlRelationsTouching, jsonArray(names))
-}
-
-func queryRelations(ctx context.Context, tx txq, q string, args ...any) ([]memory.Relation, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading relations: %w", err)
-	}
-	out := []memory.Relation{}
-	for rows.Next() {
-		var r memory.Relation
-		if err := rows.Scan(&r.From, &r.To, &r.RelationType); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading relations: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, closeRows(rows, "reading relations")
-}
-
-func entityNames(rows []entityRow) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.Name
-	}
-	return out
-}
-
 // ReadGraph returns the whole graph.
 func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
-	var g memory.Graph
-	err := s.read(ctx, "reading the graph", func(ctx context.Context, tx txq) error {
-		rows, err := loadEntities(ctx, tx, "")
-		if err != nil {
-			return err
+	var out memory.Graph
+	err := s.view(ctx, "reading the graph", func(g *graph) error {
+		ents := make([]*gEntity, 0, len(g.byName))
+		for _, e := range g.byName {
+			ents = append(ents, e)
 		}
-		g.Entities = plain(rows)
-		g.Relations, err = queryRelations(ctx, tx, sqlAllRelations)
-		return err
+		var rels []*gRelation
+		for name, list := range g.relsOf {
+			for _, r := range list {
+				if r.From == name { // each relation once, from its source's list
+					rels = append(rels, r)
+				}
+			}
+		}
+		out = memory.Graph{Entities: entitiesOf(ents), Relations: relationsOf(rels)}
+		return nil
 	})
-	if err != nil {
-		return memory.Graph{}, err
-	}
-	return g, nil
+	return out, err
 }
 
 // ftsPhrase quotes s as one FTS5 phrase string.
@@ -185,50 +91,46 @@ func ftsPhrase(s string) string {
 // SearchNodes is the case-insensitive substring search; see memory.Store.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
-	var g memory.Graph
-	err := s.read(ctx, "searching nodes", func(ctx context.Context, tx txq) error {
-		var candidates []entityRow
-		var err error
-		if m.Runes() < minTrigramRunes {
-			candidates, err = loadEntities(ctx, tx, "")
-		} else {
-			candidates, err = s.trigramCandidates(ctx, tx, m.Folded())
-		}
-		if err != nil {
-			return err
-		}
-		matched := candidates[:0]
-		for _, c := range candidates {
-			if m.MatchEntity(c.Name, c.EntityType, c.Observations) {
-				matched = append(matched, c)
+	var out memory.Graph
+	err := s.view(ctx, "searching nodes", func(g *graph) error {
+		var matched []*gEntity
+		check := func(e *gEntity) {
+			if m.MatchEntity(e.name, e.typ, e.obs) {
+				matched = append(matched, e)
 			}
 		}
-		g.Entities = plain(matched)
-		g.Relations, err = relationsTouching(ctx, tx, entityNames(matched))
-		return err
+		if m.Runes() < minTrigramRunes {
+			for _, e := range g.slots {
+				if e != nil {
+					check(e)
+				}
+			}
+		} else {
+			g.index.candidates(m.Folded(), func(slot uint32) bool {
+				check(g.slots[slot])
+				return true
+			})
+		}
+		out = memory.Graph{Entities: entitiesOf(matched), Relations: g.relationsTouching(matched)}
+		return nil
 	})
-	if err != nil {
-		return memory.Graph{}, err
-	}
-	return g, nil
+	return out, err
 }
 
 // OpenNodes returns the named entities and the relations touching them.
 func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
-	var g memory.Graph
-	err := s.read(ctx, "opening nodes", func(ctx context.Context, tx txq) error {
-		rows, err := loadEntities(ctx, tx, condNames, jsonArray(names))
-		if err != nil {
-			return err
+	var out memory.Graph
+	err := s.view(ctx, "opening nodes", func(g *graph) error {
+		found := make([]*gEntity, 0, len(names))
+		for _, n := range names {
+			if e := g.byName[n]; e != nil && !slices.Contains(found, e) {
+				found = append(found, e)
+			}
 		}
-		g.Entities = plain(rows)
-		g.Relations, err = relationsTouching(ctx, tx, entityNames(rows))
-		return err
+		out = memory.Graph{Entities: entitiesOf(found), Relations: g.relationsTouching(found)}
+		return nil
 	})
-	if err != nil {
-		return memory.Graph{}, err
-	}
-	return g, nil
+	return out, err
 }
 
 // ftsTerms turns free text into an FTS5 query: every word quoted, any word
@@ -252,41 +154,38 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 	if match == "" {
 		return out, nil
 	}
+	type hit struct {
+		id    int64
+		score float64
+		name  sql.NullString
+	}
+	var hits []hit
 	err = s.read(ctx, "searching memories", func(ctx context.Context, tx txq) error {
-		out = out[:0]
+		hits = hits[:0]
 		rows, err := tx.QueryContext(ctx, sqlRankMemories, match, limit)
 		if err != nil {
 			return fmt.Errorf("ranking: %w", err)
 		}
-		var ids []int64
-		scores := map[int64]float64{}
 		for rows.Next() {
-			var id int64
-			var score float64
-			if err := rows.Scan(&id, &score); err != nil {
+			var h hit
+			if err := rows.Scan(&h.id, &h.score, &h.name); err != nil {
 				rows.Close()
 				return fmt.Errorf("ranking: %w", err)
 			}
-			ids = append(ids, id)
-			scores[id] = score
+			hits = append(hits, h)
 		}
-		if err := closeRows(rows, "ranking"); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		ents, err := loadEntities(ctx, tx, condIDs, jsonArray(ids))
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]memory.Entity, len(ents))
-		for _, e := range ents {
-			byID[e.id] = e.Entity
-		}
-		for _, id := range ids {
-			if e, ok := byID[id]; ok {
-				out = append(out, memory.ScoredEntity{Entity: e, Score: scores[id]})
+		return closeRows(rows, "ranking")
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The entities from the graph, by name and row id: one that changed
+	// between the ranking and here (deleted, or deleted and its row id
+	// reused) is left out, as if the ranking had come a moment later.
+	err = s.view(ctx, "searching memories", func(g *graph) error {
+		for _, h := range hits {
+			if e := g.byName[h.name.String]; h.name.Valid && e != nil && e.id == h.id {
+				out = append(out, memory.ScoredEntity{Entity: e.entity(), Score: h.score})
 			}
 		}
 		return nil
@@ -306,50 +205,37 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 	if err != nil {
 		return memory.Graph{}, err
 	}
-	var g memory.Graph
-	err = s.read(ctx, "finding related entities", func(ctx context.Context, tx txq) error {
-		if _, ok, err := entityID(ctx, tx, q.Name); err != nil {
-			return err
-		} else if !ok {
+	var out memory.Graph
+	err = s.view(ctx, "finding related entities", func(g *graph) error {
+		if g.byName[q.Name] == nil {
 			return &memory.EntityNotFoundError{Name: q.Name}
-		}
-		stmt := sqlWalk
-		args := []any{nil}
-		if len(q.RelationTypes) > 0 {
-			stmt = sqlWalkTyped
-			args = append(args, jsonArray(q.RelationTypes))
 		}
 		w := storeutil.NewWalk(q.Name, q.Limit)
 		for depth := 0; depth < q.Depth && len(w.Frontier()) > 0; depth++ {
-			args[0] = jsonArray(w.Frontier())
-			rows, err := tx.QueryContext(ctx, stmt, args...)
-			if err != nil {
-				return fmt.Errorf("walking relations: %w", err)
-			}
 			var step []storeutil.Edge
-			for rows.Next() {
-				var e storeutil.Edge
-				if err := rows.Scan(&e.ID, &e.From, &e.To, &e.RelationType); err != nil {
-					rows.Close()
-					return fmt.Errorf("walking relations: %w", err)
+			seen := map[int64]bool{}
+			for _, n := range w.Frontier() {
+				for _, r := range g.relsOf[n] {
+					if seen[r.id] || (len(q.RelationTypes) > 0 && !slices.Contains(q.RelationTypes, r.RelationType)) {
+						continue
+					}
+					seen[r.id] = true
+					step = append(step, storeutil.Edge{ID: r.id, Relation: r.Relation})
 				}
-				step = append(step, e)
-			}
-			if err := closeRows(rows, "walking relations"); err != nil {
-				return err
 			}
 			w.Step(step)
 		}
-		ents, err := loadEntities(ctx, tx, condNames, jsonArray(w.Visited()))
-		if err != nil {
-			return err
+		var visited []*gEntity
+		for _, n := range w.Visited() {
+			if e := g.byName[n]; e != nil {
+				visited = append(visited, e)
+			}
 		}
-		g.Entities = plain(ents)
-		g.Relations = w.Relations()
+		out = memory.Graph{Entities: entitiesOf(visited), Relations: w.Relations()}
 		return nil
 	})
 	if err != nil {
 		return memory.Graph{}, err
 	}
-	return g, nil
+	return out, nil
 }

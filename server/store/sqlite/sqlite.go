@@ -9,13 +9,11 @@
 // the writer works. A third single-connection handle serves Ping, so the
 // readiness prober never waits behind tool calls.
 //
-// Substring search (SearchNodes) uses an FTS5 trigram index over case-folded
-// text, looks up the query's rarest trigrams (trigram.go) and re-checks every
-// candidate exactly in Go. A query shorter than three
-// runes (after folding) cannot use a trigram index: it falls back to a scan of
-// names, types and observations, which is as large as its result typically
-// is. SearchMemories ranks with bm25 over an FTS5 unicode61 table. A
-// background loop merges the full-text index segments after bursts of
+// Reads of the graph are served from an exact in-memory copy that the
+// writer keeps up to date after each COMMIT (graph.go), with a trigram
+// index over case-folded text for substring search (index.go).
+// SearchMemories ranks with bm25 over an FTS5 unicode61 table on the
+// readers. A background loop merges that index's segments after bursts of
 // writes (see merge.go).
 package sqlite
 
@@ -126,10 +124,13 @@ type Store struct {
 
 	writeStmts statements
 	readStmts  statements
-	trigrams   *trigramStats
-	writes     atomic.Int64 // write calls
-	commits    atomic.Int64 // committed write transactions (index segments added)
-	txCommits  atomic.Int64 // every committed write transaction (merges too)
+	graph      atomic.Pointer[graph] // the in-memory copy; replaced when reloaded
+	// dataVersion is the writer connection's PRAGMA data_version when the
+	// graph was loaded (written by the writer goroutine only).
+	dataVersion int64
+	writes      atomic.Int64 // write calls
+	commits     atomic.Int64 // committed write transactions (index segments added)
+	txCommits   atomic.Int64 // every committed write transaction (merges too)
 
 	stopMerge context.CancelFunc
 	mergeDone chan struct{}
@@ -146,6 +147,7 @@ type Store struct {
 	acquires    atomic.Int64
 	canceledAcq atomic.Int64
 
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -212,11 +214,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if s.writeStmts, err = prepareAll(sctx, s.writer, writeSQL); err == nil {
 		s.readStmts, err = prepareAll(sctx, s.readers, readSQL)
 	}
+	if err == nil {
+		err = s.reloadGraph(sctx)
+	}
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	s.trigrams = newTrigramStats(&s.writes)
 	s.queue, s.stopWriter, s.writerDone = make(chan *writeReq, 4*maxWriteBatch), make(chan struct{}), make(chan struct{})
 	go s.writeLoop()
 	cctx, cancelCkpt := context.WithCancel(context.WithoutCancel(ctx))
@@ -237,6 +241,7 @@ func (s *Store) Backend() string { return BackendName }
 // Close closes every connection. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if s.stopMerge != nil {
 			s.stopMerge()
 			<-s.mergeDone
@@ -322,7 +327,7 @@ func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statement
 	}
 	q := txq{tx: tx, stmts: stmts}
 	if db == s.writer {
-		q.index = &pendingIndex{}
+		q.index, q.delta = &pendingIndex{}, &delta{}
 	}
 	err = fn(qctx, q)
 	if err == nil {
@@ -339,6 +344,7 @@ func (s *Store) inTx(ctx context.Context, op string, db *sql.DB, stmts statement
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("while %s: committing: %w", op, mapError(qctx, err))
 	}
+	s.graph.Load().apply(q.delta)
 	return nil
 }
 

@@ -103,8 +103,72 @@ func TestMigrationsIdempotentAndDataKept(t *testing.T) {
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
 		t.Fatal(err)
 	}
-	if versions != 1 || mode != "wal" {
-		t.Errorf("schema_migrations rows = %d, journal_mode = %q; want 1 and wal", versions, mode)
+	if versions != 2 || mode != "wal" {
+		t.Errorf("schema_migrations rows = %d, journal_mode = %q; want 2 and wal", versions, mode)
+	}
+}
+
+// TestUpgradeFromTheFirstSchema opens a file written under migration 0001
+// alone (the FTS5 trigram table search_trgm, since dropped): the data is
+// kept and found, and the table is gone.
+func TestUpgradeFromTheFirstSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	schema, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`PRAGMA journal_mode = wal`,
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT '')`,
+		string(schema),
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
+		`INSERT INTO entities (id, name, entity_type) VALUES (1, 'Alice', 'person'), (2, 'Bob', 'person')`,
+		`INSERT INTO observations (id, entity_id, content) VALUES (1, 1, 'Plays chess'), (2, 2, 'Likes tea')`,
+		`INSERT INTO search_trgm (rowid, a, b) VALUES (-1, 'alice', 'person'), (-2, 'bob', 'person'), (1, 'plays chess', ''), (2, 'likes tea', '')`,
+		`INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-1, 'Alice', 'person', ''), (-2, 'Bob', 'person', ''), (1, '', '', 'Plays chess'), (2, '', '', 'Likes tea')`,
+		`INSERT INTO relations (from_name, to_name, relation_type) VALUES ('Alice', 'Bob', 'knows')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, sqlite.Config{Path: path})
+	ctx := t.Context()
+	g, err := s.SearchNodes(ctx, "CHESS")
+	if err != nil || len(g.Entities) != 1 || g.Entities[0].Name != "Alice" || len(g.Relations) != 1 {
+		t.Errorf("SearchNodes(CHESS) after the upgrade = %+v, %v", g, err)
+	}
+	hits, err := s.SearchMemories(ctx, "tea", 10)
+	if err != nil || len(hits) != 1 || hits[0].Name != "Bob" {
+		t.Errorf("SearchMemories(tea) after the upgrade = %+v, %v", hits, err)
+	}
+	if err := s.DeleteEntities(ctx, []string{"Bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := s.SearchMemories(ctx, "tea", 10); err != nil || len(hits) != 0 {
+		t.Errorf("SearchMemories(tea) after deleting Bob = %+v, %v", hits, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'search_trgm%'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("%d search_trgm tables left after the upgrade", tables)
 	}
 }
 
@@ -381,5 +445,52 @@ func TestWritesAroundCloseFail(t *testing.T) {
 	_, err := s.CreateEntities(ctx, []memory.Entity{{Name: "late", EntityType: "t"}})
 	if !errors.Is(err, memory.ErrUnavailable) {
 		t.Errorf("write after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestWritesOfAnotherProcessAreSeen writes to the file through a second
+// store (as memory-server import does into a running server's file): the
+// first store's reads, served from its in-memory graph, show the writes
+// within a second, and its own writes afterwards land on top of them.
+func TestWritesOfAnotherProcessAreSeen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	ctx := t.Context()
+	server := open(t, sqlite.Config{Path: path})
+	if _, err := server.CreateEntities(ctx, []memory.Entity{{Name: "mine", EntityType: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, sqlite.Config{Path: path})
+	if _, err := other.Import(ctx, memory.Graph{
+		Entities:  []memory.Entity{{Name: "imported", EntityType: "t", Observations: []string{"from the other process"}}},
+		Relations: []memory.Relation{{From: "mine", To: "imported", RelationType: "knows"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.DeleteEntities(ctx, []string{"mine"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g, err := server.ReadGraph(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Entities) == 1 && g.Entities[0].Name == "imported" && len(g.Relations) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other process's writes not seen after 5s: %+v", g)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := server.AddObservations(ctx, []memory.ObservationAddition{{EntityName: "imported", Contents: []string{"and from this one"}}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := server.SearchNodes(ctx, "THIS ONE")
+	if err != nil || len(g.Entities) != 1 || len(g.Entities[0].Observations) != 2 {
+		t.Errorf("SearchNodes after writing on top of the other process's writes = %+v, %v", g, err)
+	}
+	if g, err := server.SearchNodes(ctx, "mine"); err != nil || len(g.Entities) != 0 {
+		t.Errorf("SearchNodes(mine) after the other process deleted it = %+v, %v", g, err)
 	}
 }

@@ -35,17 +35,20 @@ type txq struct {
 	// index holds the full-text index rows of a write transaction until
 	// flushIndex (nil on readers).
 	index *pendingIndex
+	// delta collects a write transaction's changes for the in-memory graph,
+	// applied after its COMMIT (nil on readers).
+	delta *delta
 }
 
 // pendingIndex defers a write transaction's full-text index inserts to its
 // end. FTS5 turns its pending rows into a new index segment whenever a
 // statement opens a statement savepoint, which every INSERT into entities
 // or observations does; interleaved, a call with two observations wrote
-// four to six segments, whose merging was the largest cost of a write.
+// several segments, whose merging was the largest cost of a write.
 // Deferred, all of a transaction's rows (a batch of calls: writer.go) go in
-// at the end, search_trgm's first and then memories_fts's: two segments.
+// at the end: one segment.
 type pendingIndex struct {
-	trgm, rank []indexRow
+	rows []indexRow
 }
 
 // indexRow is one deferred INSERT.
@@ -56,16 +59,12 @@ type indexRow struct {
 
 // addIndex defers one index insert (run at once when there is no pending
 // list).
-func (q txq) addIndex(ctx context.Context, trigram bool, query string, args ...any) error {
+func (q txq) addIndex(ctx context.Context, query string, args ...any) error {
 	if q.index == nil {
 		_, err := q.ExecContext(ctx, query, args...)
 		return err
 	}
-	if trigram {
-		q.index.trgm = append(q.index.trgm, indexRow{query, args})
-	} else {
-		q.index.rank = append(q.index.rank, indexRow{query, args})
-	}
+	q.index.rows = append(q.index.rows, indexRow{query, args})
 	return nil
 }
 
@@ -76,14 +75,12 @@ func (q txq) flushIndex(ctx context.Context) error {
 	if q.index == nil {
 		return nil
 	}
-	for _, rows := range [][]indexRow{q.index.trgm, q.index.rank} {
-		for _, r := range rows {
-			if _, err := q.ExecContext(ctx, r.query, r.args...); err != nil {
-				return fmt.Errorf("indexing: %w", err)
-			}
+	for _, r := range q.index.rows {
+		if _, err := q.ExecContext(ctx, r.query, r.args...); err != nil {
+			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	q.index.trgm, q.index.rank = q.index.trgm[:0], q.index.rank[:0]
+	q.index.rows = q.index.rows[:0]
 	return nil
 }
 

@@ -13,10 +13,8 @@ import (
 // SQL of the write paths, prepared on the writer connection.
 const (
 	sqlInsertEntity      = `INSERT INTO entities (name, entity_type) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`
-	sqlIndexEntity       = `INSERT INTO search_trgm (rowid, a, b) VALUES (-?1, ?2, ?3)`
 	sqlRankEntity        = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (-?1, ?2, ?3, '')`
 	sqlInsertObservation = `INSERT INTO observations (entity_id, content) VALUES (?, ?) ON CONFLICT (entity_id, content) DO NOTHING RETURNING id`
-	sqlIndexObservation  = `INSERT INTO search_trgm (rowid, a, b) VALUES (?, ?, '')`
 	sqlRankObservation   = `INSERT INTO memories_fts (rowid, name, entity_type, content) VALUES (?, '', '', ?)`
 	sqlInsertRelation    = `INSERT INTO relations (from_name, to_name, relation_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	sqlEntityID          = `SELECT id FROM entities WHERE name = ?`
@@ -28,9 +26,9 @@ const (
 
 // writeSQL lists the statements prepared on the writer.
 var writeSQL = []string{
-	sqlInsertEntity, sqlIndexEntity, sqlRankEntity, sqlInsertObservation, sqlIndexObservation, sqlRankObservation,
+	sqlInsertEntity, sqlRankEntity, sqlInsertObservation, sqlRankObservation,
 	sqlInsertRelation, sqlEntityID, sqlDeleteRelationsOf, sqlDeleteEntity, sqlDeleteObservation, sqlDeleteRelation,
-	sqlTotalChanges, mergeSQL(mergeTables[0]), mergeSQL(mergeTables[1]),
+	sqlTotalChanges, mergeSQL(mergeTable), sqlDataVersion, sqlLoadEntities, sqlLoadRelations,
 }
 
 // CreateEntities creates the entities whose name is new; see memory.Store.
@@ -60,7 +58,8 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 }
 
 // insertEntity inserts one entity with its observations unless its name
-// exists; it reports whether it did.
+// exists; it reports whether it did. Every insert and delete below records
+// its effect in the transaction's delta for the in-memory graph (graph.go).
 func insertEntity(ctx context.Context, tx txq, name, entityType string, observations []string) (bool, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx,
@@ -72,22 +71,19 @@ func insertEntity(ctx context.Context, tx txq, name, entityType string, observat
 	if err != nil {
 		return false, fmt.Errorf("inserting entity: %w", err)
 	}
-	if err := tx.addIndex(ctx, true, sqlIndexEntity,
-		id, storeutil.Fold(name), storeutil.Fold(entityType)); err != nil {
+	if err := tx.addIndex(ctx, sqlRankEntity, id, name, entityType); err != nil {
 		return false, fmt.Errorf("indexing entity: %w", err)
 	}
-	if err := tx.addIndex(ctx, false, sqlRankEntity, id, name, entityType); err != nil {
-		return false, fmt.Errorf("indexing entity: %w", err)
-	}
-	if _, err := insertObservations(ctx, tx, id, observations); err != nil {
+	tx.delta.record(func(g *graph) { g.addEntity(id, name, entityType, nil) })
+	if _, err := insertObservations(ctx, tx, id, name, observations); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
 // insertObservations appends the observations not yet present on entity id
-// and returns them in input order.
-func insertObservations(ctx context.Context, tx txq, id int64, contents []string) ([]string, error) {
+// (called name) and returns them in input order.
+func insertObservations(ctx context.Context, tx txq, id int64, name string, contents []string) ([]string, error) {
 	added := make([]string, 0, len(contents))
 	for _, c := range contents {
 		var oid int64
@@ -100,13 +96,13 @@ func insertObservations(ctx context.Context, tx txq, id int64, contents []string
 		if err != nil {
 			return nil, fmt.Errorf("inserting observation: %w", err)
 		}
-		if err := tx.addIndex(ctx, true, sqlIndexObservation, oid, storeutil.Fold(c)); err != nil {
-			return nil, fmt.Errorf("indexing observation: %w", err)
-		}
-		if err := tx.addIndex(ctx, false, sqlRankObservation, oid, c); err != nil {
+		if err := tx.addIndex(ctx, sqlRankObservation, oid, c); err != nil {
 			return nil, fmt.Errorf("indexing observation: %w", err)
 		}
 		added = append(added, c)
+	}
+	if len(added) > 0 {
+		tx.delta.record(func(g *graph) { g.addObservations(name, added) })
 	}
 	return added, nil
 }
@@ -147,7 +143,15 @@ func insertRelation(ctx context.Context, tx txq, r memory.Relation) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("inserting relation: %w", err)
 	}
-	return n == 1, nil
+	if n != 1 {
+		return false, nil
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, fmt.Errorf("inserting relation: %w", err)
+	}
+	tx.delta.record(func(g *graph) { g.addRelation(id, r) })
+	return true, nil
 }
 
 // entityID returns the id of the named entity, or ok false.
@@ -179,7 +183,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 			if !ok {
 				return &memory.EntityNotFoundError{Name: a.EntityName}
 			}
-			added, err := insertObservations(ctx, tx, id, a.Contents)
+			added, err := insertObservations(ctx, tx, id, a.EntityName, a.Contents)
 			if err != nil {
 				return err
 			}
@@ -203,10 +207,11 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 			if _, err := tx.ExecContext(ctx, sqlDeleteRelationsOf, n, n); err != nil {
 				return fmt.Errorf("deleting relations: %w", err)
 			}
-			// Observations cascade; triggers clean the search indexes.
+			// Observations cascade; triggers clean the search index.
 			if _, err := tx.ExecContext(ctx, sqlDeleteEntity, n); err != nil {
 				return fmt.Errorf("deleting entity: %w", err)
 			}
+			tx.delta.record(func(g *graph) { g.deleteEntity(n) })
 		}
 		return nil
 	})
@@ -226,11 +231,12 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 			if !ok {
 				continue
 			}
-			// A trigger removes the observation from the search indexes.
+			// A trigger removes the observation from the search index.
 			for _, o := range d.Observations {
 				if _, err := tx.ExecContext(ctx, sqlDeleteObservation, id, o); err != nil {
 					return fmt.Errorf("deleting observation: %w", err)
 				}
+				tx.delta.record(func(g *graph) { g.deleteObservation(d.EntityName, o) })
 			}
 		}
 		return nil
@@ -245,6 +251,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 				r.From, r.To, r.RelationType); err != nil {
 				return fmt.Errorf("deleting relation: %w", err)
 			}
+			tx.delta.record(func(g *graph) { g.deleteRelation(r) })
 		}
 		return nil
 	})
@@ -271,7 +278,7 @@ func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult
 				res.Observations += len(storeutil.Dedup(e.Observations))
 				continue
 			}
-			added, err := insertObservations(ctx, tx, id, e.Observations)
+			added, err := insertObservations(ctx, tx, id, e.Name, e.Observations)
 			if err != nil {
 				return err
 			}

@@ -108,10 +108,15 @@ func (s *Store) submit(ctx context.Context, op string, acquireTimeout time.Durat
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	batch := make([]*writeReq, 0, maxWriteBatch)
+	idle := time.NewTicker(externalCheckInterval)
+	defer idle.Stop()
 	for {
 		var first *writeReq
 		select {
 		case first = <-s.queue:
+		case <-idle.C:
+			s.syncGraph()
+			continue
 		case <-s.stopWriter:
 			for {
 				select {
@@ -210,7 +215,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		failAll(fmt.Errorf("beginning: %w", err))
 		return
 	}
-	q := txq{tx: tx, stmts: s.writeStmts, index: &pendingIndex{}}
+	q := txq{tx: tx, stmts: s.writeStmts, index: &pendingIndex{}, delta: &delta{}}
 	for i, r := range batch {
 		if ferr := r.fn(r.ctx, q); ferr != nil {
 			// The failing call's writes may be partial: roll the whole
@@ -238,6 +243,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		failAll(fmt.Errorf("committing: %w", err))
 		return
 	}
+	s.graph.Load().apply(q.delta)
 	s.txCommits.Add(1)
 	for _, r := range batch {
 		if r.write {
