@@ -6,23 +6,31 @@ import (
 	"time"
 )
 
-// Background merging of the full-text indexes.
+// Background merging of the full-text index (memories_fts, search_memories).
 //
-// FTS5 writes one new index segment per transaction and merges them lazily,
-// so a server's stream of small writes leaves tens of segments, and every
-// lookup seeks each of them: at 10,000 entities a search costs about 1.7x
-// the CPU it costs on a fully merged index (docs/benchmarks.md). So once
-// IndexMergeWrites write transactions have committed (each adds a segment;
-// under load the write queue commits several calls at once, so segments
-// grow slower than calls), a background loop merges the
-// segments into one ('merge' with a negative page count, FTS5's
-// incremental optimize), in short steps of mergePages pages, each a request
-// on the write queue (writer.go), so tool calls interleave with it.
+// FTS5 writes one new index segment per transaction and merges them lazily
+// (automerge, a little work at each write), so a stream of small writes
+// leaves tens of segments, and every lookup seeks each of them: at 10,000
+// entities a ranked search costs about 1.2x what it costs on a fully merged
+// index (docs/benchmarks.md). So once IndexMergeWrites write transactions
+// have committed (each adds a segment; under load the write queue commits
+// several calls at once, so segments grow slower than calls), a background
+// loop merges the segments into one ('merge' with a negative page count,
+// FTS5's incremental optimize), in short steps of mergePages pages, each a
+// request on the write queue (writer.go).
+//
+// It merges only while no tool call writes: a merge rewrites the whole
+// index, and its steps, queued between writes, were the long tail of write
+// latency under load (p99 47 ms with merges during the load test, 23 ms
+// without). It starts after mergeIdle without a write call and stops at the
+// first write call that arrives (what it merged so far stays merged); under
+// constant writes, FTS5's automerge alone bounds the segments.
 const (
-	DefaultIndexMergeInterval = 10 * time.Second
+	DefaultIndexMergeInterval = 2 * time.Second
 	DefaultIndexMergeWrites   = 1000
 	mergePages                = 32
 	maxMergeSteps             = 10000
+	mergeIdle                 = time.Second
 )
 
 // mergeTable is the FTS5 table the loop merges.
@@ -38,38 +46,40 @@ func (s *Store) mergeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.IndexMergeInterval)
 	defer t.Stop()
 	var merged int64
-	var notBefore time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		w := s.commits.Load()
-		if w-merged < int64(s.cfg.IndexMergeWrites) || time.Now().Before(notBefore) {
+		c := s.commits.Load()
+		if c-merged < int64(s.cfg.IndexMergeWrites) || time.Since(time.Unix(0, s.lastWrite.Load())) < mergeIdle {
 			continue
 		}
-		merged = w
 		start := time.Now()
-		steps, err := s.mergeIndexes(ctx)
-		// A merge rewrites the whole index: on a large graph under constant
-		// writes, rest four times as long as it took (at most a fifth of a
-		// core on merging).
-		notBefore = time.Now().Add(4 * time.Since(start))
+		steps, complete, err := s.mergeIndexes(ctx, true)
 		if err != nil && ctx.Err() == nil {
-			s.log.Warn("merging the search indexes failed", "error", err)
+			s.log.Warn("merging the search index failed", "error", err)
 			continue
 		}
-		s.log.Debug("merged the search indexes", "steps", steps, "duration", time.Since(start))
+		if complete {
+			merged = c
+		}
+		s.log.Debug("merged the search index", "steps", steps, "complete", complete, "duration", time.Since(start))
 	}
 }
 
 // mergeIndexes merges the index segments into one, step by step, and
-// returns the number of steps that did work.
-func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
+// returns the number of steps that did work and whether it finished. With
+// yield, it stops before the next step once a tool call wrote.
+func (s *Store) mergeIndexes(ctx context.Context, yield bool) (int, bool, error) {
 	done := 0
 	q := mergeSQL(mergeTable)
+	writes := s.writes.Load()
 	for range maxMergeSteps {
+		if yield && s.writes.Load() != writes {
+			return done, false, nil
+		}
 		var changes int64
 		err := s.submit(ctx, "merging the search index", s.cfg.QueryTimeout, false, func(ctx context.Context, tx txq) error {
 			var before, after int64
@@ -86,7 +96,7 @@ func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return done, err
+			return done, false, err
 		}
 		// FTS5: fewer than two changes means there was nothing to merge.
 		if changes < 2 {
@@ -94,7 +104,7 @@ func (s *Store) mergeIndexes(ctx context.Context) (int, error) {
 		}
 		done++
 	}
-	return done, nil
+	return done, true, nil
 }
 
 const sqlTotalChanges = `SELECT total_changes()`

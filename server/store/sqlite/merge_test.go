@@ -25,14 +25,14 @@ func TestMergeIndexesMergesAndKeepsResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps, err := s.mergeIndexes(t.Context())
+	steps, complete, err := s.mergeIndexes(t.Context(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if steps == 0 {
-		t.Error("merging a fragmented index did no work")
+	if steps == 0 || !complete {
+		t.Errorf("merging a fragmented index: %d steps, complete %v", steps, complete)
 	}
-	again, err := s.mergeIndexes(t.Context())
+	again, _, err := s.mergeIndexes(t.Context(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func BenchmarkSearchFragmentedVsMerged(b *testing.B) {
 	search := func(b *testing.B) {
 		storetest.MeasureCPU(b, func() {
 			for b.Loop() {
-				if _, err := s.SearchMemories(context.Background(), fmt.Sprintf("project %d", r.IntN(97)), 10); err != nil {
+				if _, err := s.SearchMemories(context.Background(), fmt.Sprint(r.IntN(n)), 10); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -78,8 +78,62 @@ func BenchmarkSearchFragmentedVsMerged(b *testing.B) {
 	}
 	b.Run("warmup", search)
 	b.Run("fragmented", search)
-	if _, err := s.mergeIndexes(context.Background()); err != nil {
+	if _, _, err := s.mergeIndexes(context.Background(), false); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("merged", search)
+}
+
+// TestMergeYieldsToWrites: a merge that may yield stops once tool calls
+// write (they would queue behind its steps); the merged part stays, and the
+// rest merges once the writes stop.
+func TestMergeYieldsToWrites(t *testing.T) {
+	s, err := New(t.Context(), Config{Path: filepath.Join(t.TempDir(), "m.db"), IndexMergeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 300 {
+		if _, err := s.CreateEntities(t.Context(), []memory.Entity{{
+			Name: fmt.Sprintf("node %03d", i), EntityType: "t", Observations: []string{fmt.Sprintf("word%03d obs", i)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	wrote := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			if _, err := s.AddObservations(context.Background(), []memory.ObservationAddition{{EntityName: "node 000", Contents: []string{fmt.Sprint("more ", i)}}}); err != nil {
+				stopped <- err
+				return
+			}
+			if i == 0 {
+				close(wrote)
+			}
+			select {
+			case <-stop:
+				stopped <- nil
+				return
+			default:
+			}
+		}
+	}()
+	<-wrote
+	steps, complete, err := s.mergeIndexes(t.Context(), true)
+	close(stop)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || complete {
+		t.Errorf("merge during writes: %d steps, complete %v, %v; want it to yield", steps, complete, err)
+	}
+	steps, complete, err = s.mergeIndexes(t.Context(), true)
+	if err != nil || !complete || steps == 0 {
+		t.Errorf("merge after the writes: %d steps, complete %v, %v; want the rest merged", steps, complete, err)
+	}
+	hits, err := s.SearchMemories(t.Context(), "word150", 0)
+	if err != nil || len(hits) != 1 || hits[0].Name != "node 150" {
+		t.Errorf("ranked search after merging: %+v, %v", hits, err)
+	}
 }

@@ -77,7 +77,8 @@ type Config struct {
 	// never, which suits a file database).
 	MaxConnLifetime time.Duration
 	// IndexMergeInterval is how often a background loop checks whether to
-	// merge the full-text index segments (default 10s; negative: never).
+	// merge the full-text index segments, which it does only when no write
+	// came for a second (default 2s; negative: never).
 	IndexMergeInterval time.Duration
 	// IndexMergeWrites is the number of write transactions (commits, each
 	// adding an index segment; a batch of queued calls is one) since the
@@ -129,6 +130,7 @@ type Store struct {
 	// graph was loaded (written by the writer goroutine only).
 	dataVersion int64
 	writes      atomic.Int64 // write calls
+	lastWrite   atomic.Int64 // when the last write call came, in Unix nanoseconds
 	commits     atomic.Int64 // committed write transactions (index segments added)
 	txCommits   atomic.Int64 // every committed write transaction (merges too)
 
@@ -307,6 +309,7 @@ func (s *Store) read(ctx context.Context, op string, fn txFunc) error {
 // through the write queue (writer.go).
 func (s *Store) write(ctx context.Context, op string, fn txFunc) error {
 	s.writes.Add(1)
+	s.lastWrite.Store(time.Now().UnixNano())
 	return s.submit(ctx, op, s.cfg.AcquireTimeout, true, fn)
 }
 
