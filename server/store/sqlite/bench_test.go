@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
@@ -246,4 +248,39 @@ func BenchmarkFootprint100k(b *testing.B) {
 		b.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// BenchmarkReopen100k reports how long New takes on a file of 100,000
+// entities (it loads the in-memory graph: "open-s") and the Go heap the
+// open store holds ("heap-MiB", the graph for the most part). Run it alone:
+// go test -run '^$' -bench Reopen -benchtime 1x.
+func BenchmarkReopen100k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "reopen.db")
+	s, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storetest.Seed(b, s, 100000)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		s, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		open := time.Since(start)
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(open.Seconds(), "open-s")
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "heap-MiB")
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
