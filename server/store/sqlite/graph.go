@@ -209,17 +209,21 @@ func (g *graph) addObservations(entity string, obs []string) {
 	}
 }
 
-func (g *graph) deleteObservation(entity string, content string) {
+func (g *graph) deleteObservations(entity string, contents []string) {
 	e := g.byName[entity]
 	if e == nil {
 		return
 	}
-	i := slices.Index(e.obs, content)
-	if i < 0 {
-		return
+	var removed []string
+	for _, c := range contents {
+		if i := slices.Index(e.obs, c); i >= 0 {
+			e.obs = slices.Delete(e.obs, i, i+1)
+			removed = append(removed, c)
+		}
 	}
-	e.obs = slices.Delete(e.obs, i, i+1)
-	g.index.removeText(e.slot, content, e.texts())
+	if len(removed) > 0 {
+		g.index.removeTexts(e.slot, removed, e.texts())
+	}
 }
 
 // deleteEntity removes the entity called name, if any, and every relation

@@ -145,15 +145,15 @@ func (ix trigramIndex) removeKey(slot uint32, k uint64) {
 	}
 }
 
-// removeText removes slot from the sets of the trigrams of removed that none
-// of the entity's remaining strings holds.
-func (ix trigramIndex) removeText(slot uint32, removed string, remaining []string) {
+// removeTexts removes slot from the sets of the trigrams of removed that
+// none of the entity's remaining strings holds.
+func (ix trigramIndex) removeTexts(slot uint32, removed, remaining []string) {
 	keep := trigramSet(remaining)
-	eachTrigram(storeutil.Fold(removed), func(k uint64) {
+	for k := range trigramSet(removed) {
 		if _, ok := keep[k]; !ok {
 			ix.removeKey(slot, k)
 		}
-	})
+	}
 }
 
 // removeAll removes slot from the sets of every trigram of texts.

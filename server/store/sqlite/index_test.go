@@ -79,7 +79,7 @@ func TestGraphIndexMatchesBruteForce(t *testing.T) {
 		case op < 9:
 			e := g.byName[names[r.IntN(len(names))]]
 			if len(e.obs) > 0 {
-				g.deleteObservation(e.name, e.obs[r.IntN(len(e.obs))])
+				g.deleteObservations(e.name, []string{e.obs[r.IntN(len(e.obs))], word()})
 			}
 		default:
 			i := r.IntN(len(names))

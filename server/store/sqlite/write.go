@@ -236,8 +236,8 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 				if _, err := tx.ExecContext(ctx, sqlDeleteObservation, id, o); err != nil {
 					return fmt.Errorf("deleting observation: %w", err)
 				}
-				tx.delta.record(func(g *graph) { g.deleteObservation(d.EntityName, o) })
 			}
+			tx.delta.record(func(g *graph) { g.deleteObservations(d.EntityName, d.Observations) })
 		}
 		return nil
 	})
