@@ -57,7 +57,8 @@ func (s *Store) mergeLoop(ctx context.Context) {
 			continue
 		}
 		start := time.Now()
-		steps, complete, err := s.mergeIndexes(ctx, true)
+		writes := s.writes.Load()
+		steps, complete, err := s.mergeIndexes(ctx, func() bool { return s.writes.Load() != writes })
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("merging the search index failed", "error", err)
 			continue
@@ -70,14 +71,13 @@ func (s *Store) mergeLoop(ctx context.Context) {
 }
 
 // mergeIndexes merges the index segments into one, step by step, and
-// returns the number of steps that did work and whether it finished. With
-// yield, it stops before the next step once a tool call wrote.
-func (s *Store) mergeIndexes(ctx context.Context, yield bool) (int, bool, error) {
+// returns the number of steps that did work and whether it finished. It
+// stops before a step when yield (if not nil) returns true.
+func (s *Store) mergeIndexes(ctx context.Context, yield func() bool) (int, bool, error) {
 	done := 0
 	q := mergeSQL(mergeTable)
-	writes := s.writes.Load()
 	for range maxMergeSteps {
-		if yield && s.writes.Load() != writes {
+		if yield != nil && yield() {
 			return done, false, nil
 		}
 		var changes int64
@@ -103,6 +103,7 @@ func (s *Store) mergeIndexes(ctx context.Context, yield bool) (int, bool, error)
 			break
 		}
 		done++
+		s.mergeSteps.Add(1)
 	}
 	return done, true, nil
 }

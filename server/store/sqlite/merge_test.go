@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/storetest"
@@ -25,14 +26,14 @@ func TestMergeIndexesMergesAndKeepsResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps, complete, err := s.mergeIndexes(t.Context(), true)
+	steps, complete, err := s.mergeIndexes(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if steps == 0 || !complete {
 		t.Errorf("merging a fragmented index: %d steps, complete %v", steps, complete)
 	}
-	again, _, err := s.mergeIndexes(t.Context(), true)
+	again, _, err := s.mergeIndexes(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,62 +79,71 @@ func BenchmarkSearchFragmentedVsMerged(b *testing.B) {
 	}
 	b.Run("warmup", search)
 	b.Run("fragmented", search)
-	if _, _, err := s.mergeIndexes(context.Background(), false); err != nil {
+	if _, _, err := s.mergeIndexes(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("merged", search)
 }
 
-// TestMergeYieldsToWrites: a merge that may yield stops once tool calls
-// write (they would queue behind its steps); the merged part stays, and the
-// rest merges once the writes stop.
-func TestMergeYieldsToWrites(t *testing.T) {
-	s, err := New(t.Context(), Config{Path: filepath.Join(t.TempDir(), "m.db"), IndexMergeInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for i := range 300 {
+// fragment makes n single-entity transactions: n index segments.
+func fragment(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for i := range n {
 		if _, err := s.CreateEntities(t.Context(), []memory.Entity{{
 			Name: fmt.Sprintf("node %03d", i), EntityType: "t", Observations: []string{fmt.Sprintf("word%03d obs", i)},
 		}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	stop, stopped := make(chan struct{}), make(chan error, 1)
-	wrote := make(chan struct{})
-	go func() {
-		for i := 0; ; i++ {
-			if _, err := s.AddObservations(context.Background(), []memory.ObservationAddition{{EntityName: "node 000", Contents: []string{fmt.Sprint("more ", i)}}}); err != nil {
-				stopped <- err
-				return
-			}
-			if i == 0 {
-				close(wrote)
-			}
-			select {
-			case <-stop:
-				stopped <- nil
-				return
-			default:
-			}
-		}
-	}()
-	<-wrote
-	steps, complete, err := s.mergeIndexes(t.Context(), true)
-	close(stop)
-	if err := <-stopped; err != nil {
+}
+
+// TestMergeYields: a merge stops before the step at which yield says so; the
+// part merged stays merged and the rest merges later.
+func TestMergeYields(t *testing.T) {
+	s, err := New(t.Context(), Config{Path: filepath.Join(t.TempDir(), "m.db"), IndexMergeInterval: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err != nil || complete {
-		t.Errorf("merge during writes: %d steps, complete %v, %v; want it to yield", steps, complete, err)
+	defer s.Close()
+	fragment(t, s, 300)
+	calls := 0
+	steps, complete, err := s.mergeIndexes(t.Context(), func() bool { calls++; return calls > 1 })
+	if err != nil || complete || steps != 1 {
+		t.Errorf("merge told to yield after one step: %d steps, complete %v, %v", steps, complete, err)
 	}
-	steps, complete, err = s.mergeIndexes(t.Context(), true)
-	if err != nil || !complete || steps == 0 {
-		t.Errorf("merge after the writes: %d steps, complete %v, %v; want the rest merged", steps, complete, err)
+	steps, complete, err = s.mergeIndexes(t.Context(), nil)
+	if err != nil || !complete {
+		t.Errorf("the rest of the merge: %d steps, complete %v, %v", steps, complete, err)
 	}
 	hits, err := s.SearchMemories(t.Context(), "word150", 0)
 	if err != nil || len(hits) != 1 || hits[0].Name != "node 150" {
 		t.Errorf("ranked search after merging: %+v, %v", hits, err)
+	}
+}
+
+// TestMergeLoopWaitsForQuiet: with a fragmented index and the loop checking
+// every 20 ms, no merge step runs while writes keep coming, and the merge
+// runs once they stop.
+func TestMergeLoopWaitsForQuiet(t *testing.T) {
+	s, err := New(t.Context(), Config{Path: filepath.Join(t.TempDir(), "m.db"), IndexMergeInterval: 20 * time.Millisecond, IndexMergeWrites: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fragment(t, s, 100)
+	for end := time.Now().Add(mergeIdle + 500*time.Millisecond); time.Now().Before(end); {
+		if _, err := s.AddObservations(t.Context(), []memory.ObservationAddition{{EntityName: "node 000", Contents: []string{time.Now().String()}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.mergeSteps.Load(); n != 0 {
+		t.Errorf("%d merge steps ran while writes kept coming", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.mergeSteps.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no merge within 10s after the writes stopped")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -133,6 +133,7 @@ type Store struct {
 	lastWrite   atomic.Int64 // when the last write call came, in Unix nanoseconds
 	commits     atomic.Int64 // committed write transactions (index segments added)
 	txCommits   atomic.Int64 // every committed write transaction (merges too)
+	mergeSteps  atomic.Int64 // index merge steps that did work
 
 	stopMerge context.CancelFunc
 	mergeDone chan struct{}
