@@ -287,9 +287,16 @@ func indented(compact []byte) string {
 // jsonResult is a result whose text is textValue as indented JSON and whose
 // structuredContent is {key: textValue}, or textValue itself when key is "".
 func jsonResult(key string, textValue any) (*sdk.CallToolResult, error) {
-	body, err := encode(textValue)
-	if err != nil {
-		return nil, err
+	var body []byte
+	var text string
+	if c, t, ok := renderValue(textValue); ok {
+		body, text = c, t
+	} else {
+		var err error
+		if body, err = encode(textValue); err != nil {
+			return nil, err
+		}
+		text = indented(body)
 	}
 	structured := json.RawMessage(body)
 	if key != "" {
@@ -301,7 +308,7 @@ func jsonResult(key string, textValue any) (*sdk.CallToolResult, error) {
 		buf = append(buf, '}')
 		structured = buf
 	}
-	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: indented(body)}}, StructuredContent: structured}, nil
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}, StructuredContent: structured}, nil
 }
 
 // messageResult is the reference's result of the delete tools.
