@@ -23,8 +23,9 @@ import (
 // transpiled SQLite those cost 100-300 µs of CPU per call, most of the
 // server's time (docs/benchmarks.md), where the copy answers in a few.
 //
-// The copy is exact, not a cache that may be stale: the writer goroutine is
-// the only writer of the file in this process, so each write transaction
+// The copy is exact for this process's writes, not a cache that may be
+// stale: the writer goroutine is the only writer of the file in this
+// process, so each write transaction
 // records what it changed (a delta, built from what the statements
 // reported: the ids they inserted, the rows that were new) and the writer
 // applies the delta to the copy after the COMMIT and before it
@@ -34,7 +35,7 @@ import (
 // noticed through PRAGMA data_version on the writer connection (which
 // changes with every other connection's commits, never with its own),
 // checked by the writer goroutine every externalCheckInterval; the copy is
-// then loaded again from the file.
+// then loaded again from the file, so such writes show within that interval.
 type graph struct {
 	mu       sync.RWMutex
 	byName   map[string]*gEntity
