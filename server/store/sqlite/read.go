@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -61,26 +62,44 @@ func closeRows(rows *sql.Rows, what string) error {
 	return nil
 }
 
-// ReadGraph returns the whole graph.
+// ReadGraph returns the whole graph. It copies under the read lock and sorts
+// after it, so that writers wait for a copy of the graph, not for a sort.
 func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
-	var out memory.Graph
+	type idEntity struct {
+		id int64
+		memory.Entity
+	}
+	var ents []idEntity
+	var rels []gRelation
 	err := s.view(ctx, "reading the graph", func(g *graph) error {
-		ents := make([]*gEntity, 0, len(g.byName))
-		for _, e := range g.byName {
-			ents = append(ents, e)
+		ents = make([]idEntity, 0, len(g.byName))
+		for _, e := range g.slots {
+			if e != nil {
+				ents = append(ents, idEntity{e.id, e.entity()})
+			}
 		}
-		var rels []*gRelation
 		for name, list := range g.relsOf {
 			for _, r := range list {
 				if r.From == name { // each relation once, from its source's list
-					rels = append(rels, r)
+					rels = append(rels, *r)
 				}
 			}
 		}
-		out = memory.Graph{Entities: entitiesOf(ents), Relations: relationsOf(rels)}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return memory.Graph{}, err
+	}
+	slices.SortFunc(ents, func(a, b idEntity) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(rels, func(a, b gRelation) int { return cmp.Compare(a.id, b.id) })
+	out := memory.Graph{Entities: make([]memory.Entity, len(ents)), Relations: make([]memory.Relation, len(rels))}
+	for i, e := range ents {
+		out.Entities[i] = e.Entity
+	}
+	for i, r := range rels {
+		out.Relations[i] = r.Relation
+	}
+	return out, nil
 }
 
 // ftsPhrase quotes s as one FTS5 phrase string.
