@@ -353,6 +353,7 @@ func (s *Store) syncGraph() {
 		return
 	}
 	start := time.Now()
+	s.reloads.Add(1)
 	if err := s.reloadGraph(ctx); err != nil {
 		s.log.Warn("reloading the graph after another process wrote to the file failed", "error", err)
 		return

@@ -134,6 +134,7 @@ type Store struct {
 	commits     atomic.Int64 // committed write transactions (index segments added)
 	txCommits   atomic.Int64 // every committed write transaction (merges too)
 	mergeSteps  atomic.Int64 // index merge steps that did work
+	reloads     atomic.Int64 // graph reloads for another process's writes
 
 	stopMerge context.CancelFunc
 	mergeDone chan struct{}
