@@ -19,9 +19,11 @@ import (
 // the listener starts at once (/livez 200, /readyz 503 with verdict
 // "starting" and the last open error) while the store opens and migrates in
 // the background, retried with back-off from 250 ms doubling up to 10 s
-// until ctx ends. Tool calls before that get an isError result "database
-// unavailable: ..." (an MCP client shows it and can retry; a 503 on /mcp
-// would fail its initialize handshake instead). So a pod whose database is
+// until ctx ends. A tool call during the first attempt waits for it (at
+// most the pool's acquire timeout); tool calls after a failed attempt get an
+// isError result "database unavailable: ..." at once (an MCP client shows
+// it and can retry; a 503 on /mcp would fail its initialize handshake
+// instead). So a pod whose database is
 // still starting (a managed PostgreSQL in initdb) becomes ready by itself
 // instead of crash-looping.
 //
@@ -30,7 +32,7 @@ import (
 func openForCommand(ctx context.Context, cmd string, cfg config.Config, log *slog.Logger) (memory.Store, error) {
 	if cmd == "serve" && cfg.Transport != config.TransportStdio {
 		return deferred.New(ctx, deferred.Config{
-			Backend: cfg.Backend, Logger: log,
+			Backend: cfg.Backend, Logger: log, FirstOpenWait: cfg.Pool.AcquireTimeout.Duration,
 			Open: func(ctx context.Context) (memory.Store, error) { return openStore(ctx, cfg, log) },
 		})
 	}

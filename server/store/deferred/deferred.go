@@ -4,11 +4,14 @@
 // connections: a managed PostgreSQL still in initdb must not make the server
 // pods crash-loop.
 //
-// Until the backend is open every data method fails at once with an error
-// wrapping memory.ErrUnavailable ("database unavailable: ..." with the last
-// open error), which the MCP layer turns into an isError tool result, and
-// Ping fails the same way, so /readyz answers 503 with verdict "starting"
-// (Opening reports true) and the reason.
+// Until the backend is open every data method fails with an error wrapping
+// memory.ErrUnavailable ("database unavailable: ..." with the last open
+// error), which the MCP layer turns into an isError tool result, and Ping
+// fails the same way, so /readyz answers 503 with verdict "starting"
+// (Opening reports true) and the reason. A data call made while the first
+// attempt is still running (a healthy database being connected and
+// migrated, or a SQLite file being loaded) waits for that attempt, at most
+// Config.FirstOpenWait; after a failed attempt calls fail at once.
 package deferred
 
 import (
@@ -43,6 +46,9 @@ type Config struct {
 	// 250 ms); it doubles after each failure up to MaxBackoff (default 10 s).
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
+	// FirstOpenWait is how long a data call made during the first open
+	// attempt waits for it to end (default 0: the call fails at once).
+	FirstOpenWait time.Duration
 }
 
 // Store forwards to the backend once it is open.
@@ -50,8 +56,10 @@ type Store struct {
 	cfg    Config
 	inner  atomic.Pointer[memory.Store]
 	opened chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	// firstDone is closed when the first open attempt ends, either way.
+	firstDone chan struct{}
+	cancel    context.CancelFunc
+	done      chan struct{}
 
 	mu       sync.Mutex
 	attempts int
@@ -78,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.InitialBackoff)
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Store{cfg: cfg, opened: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	s := &Store{cfg: cfg, opened: make(chan struct{}), firstDone: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go s.run(ctx)
 	return s, nil
 }
@@ -86,6 +94,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) run(ctx context.Context) {
 	defer close(s.done)
 	wait := s.cfg.InitialBackoff
+	var firstOnce sync.Once
+	defer firstOnce.Do(func() { close(s.firstDone) })
 	for {
 		st, err := s.cfg.Open(ctx)
 		if err == nil {
@@ -95,6 +105,7 @@ func (s *Store) run(ctx context.Context) {
 			}
 			s.inner.Store(&st)
 			close(s.opened)
+			firstOnce.Do(func() { close(s.firstDone) })
 			s.mu.Lock()
 			n := s.attempts + 1
 			s.mu.Unlock()
@@ -106,6 +117,7 @@ func (s *Store) run(ctx context.Context) {
 		s.lastErr = err
 		n := s.attempts
 		s.mu.Unlock()
+		firstOnce.Do(func() { close(s.firstDone) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -128,10 +140,23 @@ func (s *Store) Opened() <-chan struct{} { return s.opened }
 // verdict is then "starting").
 func (s *Store) Opening() bool { return s.inner.Load() == nil }
 
-// current returns the open backend or the error every call gets before.
-func (s *Store) current() (memory.Store, error) {
+// current returns the open backend or the error every call gets before,
+// after waiting for the first attempt when wait is more than zero.
+func (s *Store) current(ctx context.Context, wait time.Duration) (memory.Store, error) {
 	if p := s.inner.Load(); p != nil {
 		return *p, nil
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.firstDone:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if p := s.inner.Load(); p != nil {
+			return *p, nil
+		}
 	}
 	s.mu.Lock()
 	n, last := s.attempts, s.lastErr
@@ -144,7 +169,7 @@ func (s *Store) current() (memory.Store, error) {
 
 // CreateEntities implements memory.Store.
 func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +178,7 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 
 // CreateRelations implements memory.Store.
 func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation) ([]memory.Relation, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +187,7 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 
 // AddObservations implements memory.Store.
 func (s *Store) AddObservations(ctx context.Context, additions []memory.ObservationAddition) ([]memory.ObservationResult, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +196,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 
 // DeleteEntities implements memory.Store.
 func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return err
 	}
@@ -180,7 +205,7 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 
 // DeleteObservations implements memory.Store.
 func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return err
 	}
@@ -189,7 +214,7 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 
 // DeleteRelations implements memory.Store.
 func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation) error {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return err
 	}
@@ -198,7 +223,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 
 // ReadGraph implements memory.Store.
 func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -207,7 +232,7 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 
 // SearchNodes implements memory.Store.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -216,7 +241,7 @@ func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, er
 
 // OpenNodes implements memory.Store.
 func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -225,7 +250,7 @@ func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, er
 
 // SearchMemories implements memory.Store.
 func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]memory.ScoredEntity, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +259,7 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 
 // FindRelated implements memory.Store.
 func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (memory.Graph, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -243,7 +268,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 
 // Import implements memory.Store.
 func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult, error) {
-	st, err := s.current()
+	st, err := s.current(ctx, s.cfg.FirstOpenWait)
 	if err != nil {
 		return memory.ImportResult{}, err
 	}
@@ -253,7 +278,7 @@ func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult
 // Ping fails with the last open error until the backend is open, then
 // forwards.
 func (s *Store) Ping(ctx context.Context) error {
-	st, err := s.current()
+	st, err := s.current(ctx, 0)
 	if err != nil {
 		return err
 	}
