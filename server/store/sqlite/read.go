@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,12 +42,6 @@ func (s *Store) view(ctx context.Context, op string, fn func(g *graph) error) er
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return fn(g)
-}
-
-// jsonArray encodes values for json_each(?).
-func jsonArray[T any](values []T) string {
-	b, _ := json.Marshal(storeutil.NonNil(values)) // strings and ints cannot fail
-	return string(b)
 }
 
 func closeRows(rows *sql.Rows, what string) error {
