@@ -31,17 +31,11 @@ func renderValue(v any) (compact []byte, text string, ok bool) {
 	case memory.Graph:
 		p.graph(v, 0)
 	case []memory.Entity:
-		p.entities(v, 0)
+		array(p, v, 0, (*rendered).entity)
 	case []memory.Relation:
-		p.relations(v, 0)
+		array(p, v, 0, (*rendered).relation)
 	case []memory.ObservationResult:
-		if p.open(len(v), v == nil) {
-			for i, r := range v {
-				p.next(i, 1)
-				p.observationResult(r, 1)
-			}
-			p.close(0)
-		}
+		array(p, v, 0, (*rendered).observationResult)
 	default:
 		return nil, "", false
 	}
@@ -88,63 +82,36 @@ func (p *rendered) str(s string) {
 	p.text = append(p.text, p.compact[start:]...)
 }
 
-// open starts an array of n elements; it writes null (nil) or [] (empty)
-// and reports false when there are no elements to write.
-func (p *rendered) open(n int, isNil bool) bool {
+// array renders items as a JSON array whose brackets are at depth d and
+// elements at d+1: null when nil, [] when empty.
+func array[T any](p *rendered, items []T, d int, elem func(p *rendered, item T, d int)) {
 	switch {
-	case isNil:
+	case items == nil:
 		p.raw("null")
-		return false
-	case n == 0:
+		return
+	case len(items) == 0:
 		p.raw("[]")
-		return false
+		return
 	}
 	p.raw("[")
-	return true
-}
-
-// close ends an array whose closing bracket is at depth d.
-func (p *rendered) close(d int) {
+	for i, it := range items {
+		p.next(i, d+1)
+		elem(p, it, d+1)
+	}
 	p.newline(d)
 	p.raw("]")
 }
 
 func (p *rendered) strings(ss []string, d int) {
-	if p.open(len(ss), ss == nil) {
-		for i, s := range ss {
-			p.next(i, d+1)
-			p.str(s)
-		}
-		p.close(d)
-	}
-}
-
-func (p *rendered) entities(es []memory.Entity, d int) {
-	if p.open(len(es), es == nil) {
-		for i, e := range es {
-			p.next(i, d+1)
-			p.entity(e, d+1)
-		}
-		p.close(d)
-	}
-}
-
-func (p *rendered) relations(rs []memory.Relation, d int) {
-	if p.open(len(rs), rs == nil) {
-		for i, r := range rs {
-			p.next(i, d+1)
-			p.relation(r, d+1)
-		}
-		p.close(d)
-	}
+	array(p, ss, d, func(p *rendered, s string, _ int) { p.str(s) })
 }
 
 func (p *rendered) graph(g memory.Graph, d int) {
 	p.raw("{")
 	p.key(0, d+1, "entities")
-	p.entities(g.Entities, d+1)
+	array(p, g.Entities, d+1, (*rendered).entity)
 	p.key(1, d+1, "relations")
-	p.relations(g.Relations, d+1)
+	array(p, g.Relations, d+1, (*rendered).relation)
 	p.newline(d)
 	p.raw("}")
 }
