@@ -20,7 +20,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -63,6 +62,16 @@ type options struct {
 	skipSeed  bool
 	mix       string
 	names     namer
+	dbProcess string // name of the database's processes, for CPU accounting
+}
+
+// dbCPU is the CPU time of the local database's processes, when the run
+// uses one.
+func (o options) dbCPU() float64 {
+	if o.dbProcess == "" {
+		return 0
+	}
+	return commCPUSeconds(o.dbProcess)
 }
 
 func run() error {
@@ -79,7 +88,8 @@ func run() error {
 	pgAdmin := flag.String("postgres-admin-dsn", "", "with --server-bin: create a fresh database through this superuser DSN, run the server on it with --backend postgres, drop it at the end")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18080", "listen address given to a server started with --server-bin")
 	flag.StringVar(&o.token, "token", "", "bearer token")
-	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), open (open_nodes only), search (search_nodes only)")
+	flag.StringVar(&o.mix, "mix", "mixed", "workload: mixed (the benchmark), or for diagnosis reads (the 80% only), writes (the 20% only), open (open_nodes only), search (search_nodes only)")
+	flag.StringVar(&o.dbProcess, "db-process", "", `sum the CPU time of the processes of this name as the database's (default "postgres" with --postgres-admin-dsn)`)
 	names := flag.String("names", "words", `seeded names: words ("Bakemi-Tosu-1234") or ids ("ent-001234")`)
 	flag.Parse()
 	o.names = namer{ids: *names == "ids"}
@@ -93,6 +103,9 @@ func run() error {
 			return err
 		}
 		defer drop()
+		if o.dbProcess == "" {
+			o.dbProcess = "postgres"
+		}
 		o.serverEnv = strings.Trim(o.serverEnv+",MEMORY_SERVER_POSTGRES_DSN="+dsn, ",")
 		args = append([]string{"--backend", "postgres"}, args...)
 	}
@@ -221,6 +234,8 @@ type result struct {
 	firstErr      string
 	cpuServer     float64
 	cpuSelf       float64
+	cpuDB         float64 // PostgreSQL's processes, with --postgres-admin-dsn
+	idle, iowait  float64 // shares of the machine's CPU time
 	rss           float64
 }
 
@@ -277,16 +292,17 @@ func runLoad(sessions []*session, o options) result {
 		}()
 	}
 	time.Sleep(o.warmup)
-	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	cpu0, self0, db0, m0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid()), o.dbCPU(), readMachineCPU()
 	start := time.Now()
 	measure.Store(true)
 	time.Sleep(o.duration)
 	measure.Store(false)
 	res.elapsed = time.Since(start)
-	cpu1, self1 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	cpu1, self1, db1, m1 := cpuSeconds(o.pid), cpuSeconds(os.Getpid()), o.dbCPU(), readMachineCPU()
 	stopping.Store(true)
 	wg.Wait()
-	res.cpuServer, res.cpuSelf = cpu1-cpu0, self1-self0
+	res.cpuServer, res.cpuSelf, res.cpuDB = cpu1-cpu0, self1-self0, db1-db0
+	res.idle, res.iowait = idleShare(m0, m1)
 	if o.pid != 0 {
 		res.rss = rssMiB(o.pid)
 	}
@@ -303,6 +319,8 @@ func pick(rng *rand.Rand, nm namer, mix string, ci, k, n int) (string, string) {
 		r = 40
 	case "search":
 		r = 0
+	case "writes":
+		r = 80 + rng.IntN(20)
 	}
 	switch {
 	case r < 40: // a selective name fragment, e.g. "bakemi-to"
@@ -346,30 +364,13 @@ func (r result) print(o options) {
 			r.cpuServer/float64(r.calls)*1e6, r.cpuServer/r.elapsed.Seconds(), r.cpuSelf/float64(r.calls)*1e6)
 		fmt.Printf("server RSS: %.1f MiB\n", r.rss)
 	}
+	if o.dbProcess != "" && r.calls > 0 {
+		fmt.Printf("database CPU: %.1f µs/call (%.2f cores busy)\n", r.cpuDB/float64(r.calls)*1e6, r.cpuDB/r.elapsed.Seconds())
+	}
+	fmt.Printf("machine: %.0f%% idle, %.0f%% waiting for I/O\n", r.idle*100, r.iowait*100)
 	if r.firstErr != "" {
 		fmt.Printf("first error: %s\n", r.firstErr)
 	}
-}
-
-// cpuSeconds reads utime+stime of a process from /proc/<pid>/stat.
-func cpuSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; fields restart after ')'.
-	s := string(b[bytes.LastIndexByte(b, ')')+2:])
-	f := strings.Fields(s)
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	const clkTck = 100 // USER_HZ on Linux
-	return (ut + st) / clkTck
 }
 
 func rssMiB(pid int) float64 {

@@ -69,7 +69,9 @@ type Config struct {
 	// fails with memory.ErrTimeout (default 30s).
 	QueryTimeout time.Duration
 	// StatementMode is how queries are sent: "prepare" (default; cached
-	// prepared statements, same as "cache_statement"), "cache_describe",
+	// prepared statements, same as "cache_statement", whose sessions keep
+	// one generic plan per statement: plan_cache_mode = force_generic_plan
+	// unless the DSN sets it), "cache_describe",
 	// "describe", "exec" or "simple". Behind PgBouncer in transaction
 	// pooling mode use "exec" or "simple".
 	StatementMode string
@@ -131,10 +133,6 @@ type Store struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 
-	// customPlan is the exec mode of statements whose plan depends on their
-	// arguments (LIKE patterns): sent unnamed, so planned with the values.
-	customPlan pgx.QueryExecMode
-
 	pingCfg  *pgx.ConnConfig
 	pingMu   sync.Mutex
 	pingConn *pgx.Conn
@@ -172,10 +170,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = cfg.AcquireTimeout
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, pingCfg: pcfg.ConnConfig.Copy(), customPlan: pgx.QueryExecModeExec}
-	if mode == pgx.QueryExecModeSimpleProtocol {
-		s.customPlan = mode
+	if mode == pgx.QueryExecModeCacheStatement {
+		forceGenericPlans(pcfg.ConnConfig)
 	}
+	s := &Store{cfg: cfg, log: cfg.Logger, pingCfg: pcfg.ConnConfig.Copy()}
 	s.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("while creating the postgres pool: %w", mapError(ctx, err))
@@ -189,6 +187,29 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.log.Info("postgres store open", "host", pcfg.ConnConfig.Host, "database", pcfg.ConnConfig.Database,
 		"maxConns", cfg.MaxConns, "statementMode", cfg.StatementMode)
 	return s, nil
+}
+
+// forceGenericPlans makes the sessions plan each prepared statement once,
+// with placeholders, and keep that plan, unless the DSN chooses a
+// plan_cache_mode itself.
+//
+// By default PostgreSQL plans a prepared statement again for its values on
+// every execution whenever its first five custom plans were estimated
+// cheaper than the generic one, which is the case for open_nodes (a
+// "name_key = ANY($1)" of unknown length): at 10,000 entities planning was
+// over half of such a call's database time. Every statement of the store is
+// a lookup through an index whatever its values, so the generic plan is the
+// right one; the one statement whose plan depends on its value (the search
+// for fragments under three characters) is sent with the simple protocol,
+// which plans it with its literal value.
+func forceGenericPlans(cc *pgx.ConnConfig) {
+	if _, ok := cc.RuntimeParams["plan_cache_mode"]; ok || strings.Contains(cc.RuntimeParams["options"], "plan_cache_mode") {
+		return
+	}
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
+	cc.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 }
 
 // Backend returns "postgres".

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -60,6 +61,49 @@ func TestStatementModes(t *testing.T) {
 	}
 	if _, err := postgres.ExecMode("bogus"); err == nil {
 		t.Error("ExecMode(bogus) accepted")
+	}
+}
+
+// TestPreparedStatementsKeepAGenericPlan runs every kind of call several
+// times on one connection: each prepared statement must have been planned
+// once, generically, and never again for its values (planning was most of
+// open_nodes' database time; docs/benchmarks.md).
+func TestPreparedStatementsKeepAGenericPlan(t *testing.T) {
+	s, _ := open(t, postgres.Config{MaxConns: 1, MinConns: 1})
+	ctx := t.Context()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 {
+		n := fmt.Sprintf("entity-%d", i)
+		must(s.CreateEntities(ctx, []memory.Entity{{Name: n, EntityType: "t", Observations: []string{"first"}}}))
+		must(s.CreateEntities(ctx, []memory.Entity{{Name: n + "-a", EntityType: "t"}, {Name: n + "-b", EntityType: "t"}}))
+		must(s.AddObservations(ctx, []memory.ObservationAddition{{EntityName: n, Contents: []string{fmt.Sprint("obs ", i)}}}))
+		must(s.CreateRelations(ctx, []memory.Relation{{From: n, To: n + "-a", RelationType: "knows"}}))
+		must(s.OpenNodes(ctx, []string{n, n + "-a", "missing"}))
+		must(s.SearchNodes(ctx, "entity-"))
+		must(s.SearchNodes(ctx, "y-")) // under three characters: simple protocol, no prepared statement
+		must(s.SearchMemories(ctx, "first obs", 5))
+		must(s.FindRelated(ctx, memory.FindRelatedQuery{Name: n, Depth: 2}))
+		must(s.ReadGraph(ctx))
+	}
+	stmts, err := s.PreparedStatements(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) < 8 {
+		t.Fatalf("only %d prepared statements after every kind of call: %+v", len(stmts), stmts)
+	}
+	for _, p := range stmts {
+		if strings.Contains(p.SQL, "name_fold LIKE $1 OR") {
+			t.Errorf("the short-fragment search was prepared; it must go with the simple protocol: %.80q", p.SQL)
+		}
+		if p.Custom != 0 || p.Generic == 0 {
+			t.Errorf("%d custom and %d generic plans for %.100q", p.Custom, p.Generic, p.SQL)
+		}
 	}
 }
 

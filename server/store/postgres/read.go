@@ -106,8 +106,9 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 // Patterns of three characters or more find their candidates through
 // memory_search_candidates (migration 0002), which always uses the trigram
 // indexes, so the statement's plan does not depend on the pattern and is
-// cached. Shorter patterns cannot use trigrams: their statement is planned
-// for every call (s.customPlan), with the pattern's value.
+// cached. Shorter patterns cannot use trigrams: their statement goes with
+// the simple protocol, so it is planned for every call with the pattern's
+// value (whatever the session's plan_cache_mode).
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
 	m := storeutil.NewMatcher(query)
 	var g memory.Graph
@@ -115,7 +116,7 @@ func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, er
 		var err error
 		pattern := "%" + escapeLike(m.Folded()) + "%"
 		if m.Runes() < 3 {
-			g, err = queryGraph(ctx, conn, searchNodesShortSQL, s.customPlan, pattern)
+			g, err = queryGraph(ctx, conn, searchNodesShortSQL, pgx.QueryExecModeSimpleProtocol, pattern)
 			return err
 		}
 		g, err = queryGraph(ctx, conn, searchNodesSQL, pattern)
