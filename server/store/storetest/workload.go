@@ -89,8 +89,13 @@ const (
 // Workload draws operations and their arguments for a graph of N seeded
 // entities. It is safe for concurrent use; each goroutine brings its rand.
 type Workload struct {
-	N   int
-	seq atomic.Int64
+	// N is the number of seeded entities.
+	N int
+	// DBProcess, for a client/server backend on this machine, names the
+	// database server's processes ("postgres"): CompareWithBare then
+	// reports their CPU time per operation as db-cpu-ns/op.
+	DBProcess string
+	seq       atomic.Int64
 }
 
 // Next picks an operation.
@@ -143,10 +148,14 @@ func (w *Workload) Do(ctx context.Context, s memory.Store, r *rand.Rand) error {
 // Parallel runs do with b.RunParallel and Clients concurrent callers, each
 // with its own rand, and reports cpu-ns/op.
 func Parallel(b *testing.B, do func(r *rand.Rand) error) {
+	parallel(b, "", do)
+}
+
+func parallel(b *testing.B, dbProcess string, do func(r *rand.Rand) error) {
 	var seed atomic.Uint64
 	b.ReportAllocs()
 	b.ResetTimer()
-	MeasureCPU(b, func() {
+	measureCPU(b, dbProcess, func() {
 		b.SetParallelism(Clients / runtime.GOMAXPROCS(0))
 		b.RunParallel(func(pb *testing.PB) {
 			r := rand.New(rand.NewPCG(seed.Add(1), 42))
@@ -162,8 +171,12 @@ func Parallel(b *testing.B, do func(r *rand.Rand) error) {
 
 // Serial runs fn b.N times and reports cpu-ns/op.
 func Serial(b *testing.B, fn func() error) {
+	serial(b, "", fn)
+}
+
+func serial(b *testing.B, dbProcess string, fn func() error) {
 	b.ReportAllocs()
-	MeasureCPU(b, func() {
+	measureCPU(b, dbProcess, func() {
 		for b.Loop() {
 			if err := fn(); err != nil {
 				b.Fatal(err)
@@ -208,12 +221,13 @@ func (w *Workload) DoOp(ctx context.Context, s memory.Store, r *rand.Rand, op Op
 // arguments from the same w, so that new names stay unique.
 func CompareWithBare(b *testing.B, s memory.Store, w *Workload, bare func(r *rand.Rand, op Op) error) {
 	ctx := context.Background()
-	b.Run("Mixed/Store", func(b *testing.B) { Parallel(b, func(r *rand.Rand) error { return w.Do(ctx, s, r) }) })
-	b.Run("Mixed/BareSQL", func(b *testing.B) { Parallel(b, func(r *rand.Rand) error { return bare(r, w.Next(r)) }) })
+	db := w.DBProcess
+	b.Run("Mixed/Store", func(b *testing.B) { parallel(b, db, func(r *rand.Rand) error { return w.Do(ctx, s, r) }) })
+	b.Run("Mixed/BareSQL", func(b *testing.B) { parallel(b, db, func(r *rand.Rand) error { return bare(r, w.Next(r)) }) })
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, op := range OpNames {
-		b.Run(op.Name+"/Store", func(b *testing.B) { Serial(b, func() error { return w.DoOp(ctx, s, r, op.Op) }) })
-		b.Run(op.Name+"/BareSQL", func(b *testing.B) { Serial(b, func() error { return bare(r, op.Op) }) })
+		b.Run(op.Name+"/Store", func(b *testing.B) { serial(b, db, func() error { return w.DoOp(ctx, s, r, op.Op) }) })
+		b.Run(op.Name+"/BareSQL", func(b *testing.B) { serial(b, db, func() error { return bare(r, op.Op) }) })
 	}
 }
 
