@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,8 +171,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = cfg.AcquireTimeout
 	}
-	if mode == pgx.QueryExecModeCacheStatement {
-		forceGenericPlans(pcfg.ConnConfig)
+	if mode == pgx.QueryExecModeCacheStatement && !choosesPlanCacheMode(pcfg.ConnConfig) {
+		pcfg.AfterConnect = forceGenericPlans
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, pingCfg: pcfg.ConnConfig.Copy()}
 	s.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
@@ -189,9 +190,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// forceGenericPlans makes the sessions plan each prepared statement once,
-// with placeholders, and keep that plan, unless the DSN chooses a
-// plan_cache_mode itself.
+// forceGenericPlans makes a pooled session plan each prepared statement
+// once, with placeholders, and keep that plan (PostgreSQL 12 and later).
 //
 // By default PostgreSQL plans a prepared statement again for its values on
 // every execution whenever its first five custom plans were estimated
@@ -202,14 +202,26 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 // right one; the one statement whose plan depends on its value (the search
 // for fragments under three characters) is sent with the simple protocol,
 // which plans it with its literal value.
-func forceGenericPlans(cc *pgx.ConnConfig) {
-	if _, ok := cc.RuntimeParams["plan_cache_mode"]; ok || strings.Contains(cc.RuntimeParams["options"], "plan_cache_mode") {
-		return
+//
+// A SET after connecting rather than a startup parameter: PgBouncer refuses
+// startup parameters it does not know, and a session-pooling PgBouncer is a
+// fine place for prepared statements.
+func forceGenericPlans(ctx context.Context, conn *pgx.Conn) error {
+	if major, _, _ := strings.Cut(conn.PgConn().ParameterStatus("server_version"), "."); len(major) > 0 {
+		if v, err := strconv.Atoi(major); err == nil && v < 12 {
+			return nil
+		}
 	}
-	if cc.RuntimeParams == nil {
-		cc.RuntimeParams = map[string]string{}
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`, pgx.QueryExecModeSimpleProtocol); err != nil {
+		return fmt.Errorf("while setting plan_cache_mode: %w", err)
 	}
-	cc.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	return nil
+}
+
+// choosesPlanCacheMode reports whether the DSN sets plan_cache_mode itself.
+func choosesPlanCacheMode(cc *pgx.ConnConfig) bool {
+	_, ok := cc.RuntimeParams["plan_cache_mode"]
+	return ok || strings.Contains(cc.RuntimeParams["options"], "plan_cache_mode")
 }
 
 // Backend returns "postgres".

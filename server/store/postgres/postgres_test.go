@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -104,6 +105,43 @@ func TestPreparedStatementsKeepAGenericPlan(t *testing.T) {
 		if p.Custom != 0 || p.Generic == 0 {
 			t.Errorf("%d custom and %d generic plans for %.100q", p.Custom, p.Generic, p.SQL)
 		}
+	}
+}
+
+// TestDSNChoosesPlanCacheMode: a plan_cache_mode in the DSN is kept.
+func TestDSNChoosesPlanCacheMode(t *testing.T) {
+	u, err := url.Parse(storetest.CreateDatabase(t, storetest.PostgresAdminDSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("plan_cache_mode", "force_custom_plan")
+	u.RawQuery = q.Encode()
+	s, err := postgres.New(t.Context(), postgres.Config{DSN: u.String(), MaxConns: 1, MinConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for range 8 {
+		if _, err := s.OpenNodes(t.Context(), []string{"a", "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stmts, err := s.PreparedStatements(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range stmts {
+		if strings.Contains(p.SQL, "name_key = ANY($1)") {
+			found = true
+			if p.Generic != 0 || p.Custom != 8 {
+				t.Errorf("open_nodes: %d generic and %d custom plans under the DSN's force_custom_plan", p.Generic, p.Custom)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("open_nodes' statement is not among the prepared ones: %+v", stmts)
 	}
 }
 
