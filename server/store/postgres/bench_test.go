@@ -123,10 +123,13 @@ const (
 	WHERE r.from_key = ANY(ARRAY(SELECT name_key FROM m)) OR r.to_key = ANY(ARRAY(SELECT name_key FROM m))
 	ORDER BY 1, 2`
 	bareInsertEntity = `WITH e AS (
-	INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold, tsv)
-	VALUES ($1, $2, $3, $4, $5, setweight(to_tsvector('simple', $1), 'A') || setweight(to_tsvector('simple', $3), 'B') || setweight(to_tsvector('simple', left(array_to_string($6::text[], ' '), 262144)), 'C'))
+	INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold)
+	VALUES ($1, $2, $3, $4, $5)
 	ON CONFLICT (name_key) DO NOTHING
 	RETURNING id
+), d AS (
+	INSERT INTO entity_documents (entity_id, tsv)
+	SELECT e.id, setweight(to_tsvector('simple', $1), 'A') || setweight(to_tsvector('simple', $3), 'B') || setweight(to_tsvector('simple', left(array_to_string($6::text[], ' '), 262144)), 'C') FROM e
 ), o AS (
 	INSERT INTO observations (entity_id, content, content_key, content_fold)
 	SELECT e.id, t.c, t.k, t.f FROM e, unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS t(c, k, f, ord)
@@ -142,10 +145,10 @@ SELECT count(*) FROM e`
 	ON CONFLICT (entity_id, content_key) DO NOTHING
 	RETURNING id, content
 ), upd AS (
-	UPDATE entities SET tsv = CASE WHEN pg_column_size(tsv) < 524288
+	UPDATE entity_documents SET tsv = CASE WHEN pg_column_size(tsv) < 524288
 		THEN tsv || setweight(to_tsvector('simple', left((SELECT string_agg(content, ' ' ORDER BY id) FROM ins), 262144)), 'C')
 		ELSE tsv END
-	WHERE id = (SELECT id FROM e) AND EXISTS (SELECT 1 FROM ins)
+	WHERE entity_id = (SELECT id FROM e) AND EXISTS (SELECT 1 FROM ins)
 )
 SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id) FROM ins), '{}')`
 	bareInsertRelations = `INSERT INTO relations (from_name, to_name, relation_type, from_key, to_key, rel_key)

@@ -361,3 +361,76 @@ func TestCallsSurviveTerminatedConnections(t *testing.T) {
 		t.Errorf("write after the connections were killed: %v", err)
 	}
 }
+
+// TestUpgradeMovesTheSearchDocuments builds a database of the schema before
+// migration 0004 (documents in entities.tsv) with rows in it, then opens it:
+// the documents move to entity_documents and the old entities stay
+// searchable, rankable and writable.
+func TestUpgradeMovesTheSearchDocuments(t *testing.T) {
+	dsn := storetest.CreateDatabase(t, storetest.PostgresAdminDSN(t))
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"0001_init.sql", "0002_search_candidates.sql", "0003_search_candidates_plpgsql.sql"} {
+		sql, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, string(sql), pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, i+1, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two entities as the store wrote them before 0004.
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold, tsv) VALUES
+			('Old Alice', sha256('Old Alice'::bytea), 'person', 'old alice', 'person',
+				setweight(to_tsvector('simple', 'Old Alice'), 'A') || setweight(to_tsvector('simple', 'person'), 'B') || setweight(to_tsvector('simple', 'plays the cello'), 'C')),
+			('Old Bob', sha256('Old Bob'::bytea), 'person', 'old bob', 'person',
+				setweight(to_tsvector('simple', 'Old Bob'), 'A') || setweight(to_tsvector('simple', 'person'), 'B') || setweight(to_tsvector('simple', 'cello maker, cello player'), 'C'));
+		INSERT INTO observations (entity_id, content, content_key, content_fold)
+			SELECT id, o, sha256(o::bytea), o FROM entities, unnest(CASE name WHEN 'Old Alice' THEN ARRAY['plays the cello'] ELSE ARRAY['cello maker', 'cello player'] END) AS o`,
+		pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.New(ctx, postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatalf("New on a 0003 database: %v", err)
+	}
+	defer s.Close()
+	hits, err := s.SearchMemories(ctx, "cello", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 || hits[0].Name != "Old Bob" || hits[1].Name != "Old Alice" {
+		t.Fatalf("SearchMemories(cello) after the upgrade: %+v, want Old Bob (two mentions) then Old Alice", hits)
+	}
+	if _, err := s.AddObservations(ctx, []memory.ObservationAddition{{EntityName: "Old Alice", Contents: []string{"tunes harpsichords"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := s.SearchMemories(ctx, "harpsichords", 10); err != nil || len(hits) != 1 || hits[0].Name != "Old Alice" {
+		t.Errorf("an observation added after the upgrade: %+v, %v", hits, err)
+	}
+	if err := s.DeleteObservations(ctx, []memory.ObservationDeletion{{EntityName: "Old Bob", Observations: []string{"cello maker", "cello player"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := s.SearchMemories(ctx, "cello", 10); err != nil || len(hits) != 1 || hits[0].Name != "Old Alice" {
+		t.Errorf("after deleting Old Bob's cello observations: %+v, %v", hits, err)
+	}
+	if err := s.DeleteEntities(ctx, []string{"Old Alice"}); err != nil {
+		t.Fatal(err)
+	}
+	var docs int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM entity_documents`).Scan(&docs); err != nil || docs != 1 {
+		t.Errorf("entity_documents rows after deleting one of two entities: %d, %v", docs, err)
+	}
+}

@@ -172,8 +172,9 @@ func tsQuery(query string) string {
 }
 
 const searchMemoriesSQL = `WITH q AS (SELECT to_tsquery('simple', $1) AS q),
-	hits AS (SELECT e.id, e.name, e.entity_type, ts_rank(e.tsv, q.q) AS score
-		FROM entities e, q WHERE e.tsv @@ q.q ORDER BY score DESC, e.id LIMIT $2)
+	hits AS (SELECT e.id, e.name, e.entity_type, ts_rank(d.tsv, q.q) AS score
+		FROM entity_documents d JOIN entities e ON e.id = d.entity_id, q
+		WHERE d.tsv @@ q.q ORDER BY score DESC, e.id LIMIT $2)
 	SELECT m.name, m.entity_type, ` + observationsOf + `, m.score::float8 FROM hits m ORDER BY m.score DESC, m.id`
 
 // SearchMemories is the ranked full-text search; see memory.Store.

@@ -50,10 +50,13 @@ const maxTsvBytes = 512 << 10
 const tsvSQL = `setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B') || setweight(to_tsvector('simple', left(%s, 262144)), 'C')`
 
 var insertEntitySQL = `WITH e AS (
-	INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold, tsv)
-	VALUES ($1, $2, $3, $4, $5, ` + fmt.Sprintf(tsvSQL, "$1", "$3", "array_to_string($6::text[], ' ')") + `)
+	INSERT INTO entities (name, name_key, entity_type, name_fold, type_fold)
+	VALUES ($1, $2, $3, $4, $5)
 	ON CONFLICT (name_key) DO NOTHING
 	RETURNING id
+), d AS (
+	INSERT INTO entity_documents (entity_id, tsv)
+	SELECT e.id, ` + fmt.Sprintf(tsvSQL, "$1", "$3", "array_to_string($6::text[], ' ')") + ` FROM e
 ), o AS (
 	INSERT INTO observations (entity_id, content, content_key, content_fold)
 	SELECT e.id, t.c, t.k, t.f FROM e, unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS t(c, k, f, ord)
@@ -200,10 +203,10 @@ var addObservationsSQL = `WITH e AS (
 	ON CONFLICT (entity_id, content_key) DO NOTHING
 	RETURNING id, content
 ), upd AS (
-	UPDATE entities SET tsv = CASE WHEN pg_column_size(tsv) < ` + fmt.Sprint(maxTsvBytes) + `
+	UPDATE entity_documents SET tsv = CASE WHEN pg_column_size(tsv) < ` + fmt.Sprint(maxTsvBytes) + `
 		THEN tsv || setweight(to_tsvector('simple', left((SELECT string_agg(content, ' ' ORDER BY id) FROM ins), 262144)), 'C')
 		ELSE tsv END
-	WHERE id = (SELECT id FROM e) AND EXISTS (SELECT 1 FROM ins)
+	WHERE entity_id = (SELECT id FROM e) AND EXISTS (SELECT 1 FROM ins)
 )
 SELECT (SELECT count(*) FROM e), coalesce((SELECT array_agg(content ORDER BY id) FROM ins), '{}')`
 
@@ -281,9 +284,9 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 	})
 }
 
-var rebuildTsvSQL = `UPDATE entities SET tsv = ` + fmt.Sprintf(tsvSQL, "name", "entity_type",
-	"coalesce((SELECT string_agg(content, ' ' ORDER BY id) FROM observations WHERE entity_id = entities.id), '')") +
-	` WHERE id = $1`
+var rebuildTsvSQL = `UPDATE entity_documents d SET tsv = ` + fmt.Sprintf(tsvSQL, "e.name", "e.entity_type",
+	"coalesce((SELECT string_agg(o.content, ' ' ORDER BY o.id) FROM observations o WHERE o.entity_id = e.id), '')") +
+	` FROM entities e WHERE e.id = d.entity_id AND d.entity_id = $1`
 
 // DeleteObservations removes observations; unknown ones are ignored.
 func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
