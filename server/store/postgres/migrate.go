@@ -4,6 +4,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 
@@ -21,7 +23,7 @@ const migrationLockKey int64 = 0x6d656d737276
 // migrate applies the pending migrations in one transaction that first takes
 // a transaction-scoped advisory lock, so replicas starting together migrate
 // one after the other and the later ones find nothing to do.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	migs, err := storeutil.LoadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		return err
@@ -53,10 +55,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			if applied[m.Version] {
 				continue
 			}
+			log.Info("applying a schema migration", "migration", m.Name)
+			start := time.Now()
 			// Simple protocol: a migration file holds several statements.
 			if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
 				return fmt.Errorf("while applying migration %s: %w", m.Name, err)
 			}
+			log.Info("schema migration applied", "migration", m.Name, "seconds", time.Since(start).Seconds())
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 				return fmt.Errorf("while recording migration %s: %w", m.Name, err)
 			}
