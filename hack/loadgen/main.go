@@ -364,7 +364,9 @@ func (r result) print(o options) {
 			r.cpuServer/float64(r.calls)*1e6, r.cpuServer/r.elapsed.Seconds(), r.cpuSelf/float64(r.calls)*1e6)
 		fmt.Printf("server RSS: %.1f MiB\n", r.rss)
 	}
-	if o.dbProcess != "" && r.calls > 0 {
+	if o.dbProcess != "" && r.calls > 0 && r.cpuDB == 0 {
+		fmt.Printf("database CPU: not measured (no process named %q on this machine)\n", o.dbProcess)
+	} else if o.dbProcess != "" && r.calls > 0 {
 		fmt.Printf("database CPU: %.1f µs/call (%.2f cores busy)\n", r.cpuDB/float64(r.calls)*1e6, r.cpuDB/r.elapsed.Seconds())
 	}
 	fmt.Printf("machine: %.0f%% idle, %.0f%% waiting for I/O\n", r.idle*100, r.iowait*100)
