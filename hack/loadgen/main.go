@@ -1,6 +1,9 @@
 // Command loadgen drives a memory-server's streamable-HTTP endpoint with N
 // concurrent MCP sessions and reports calls/s, latency percentiles, errors
-// and the server's CPU time per call.
+// and the CPU time per call of the server, of itself and, when the database
+// runs on this machine (--postgres-admin-dsn, or --db-process), of the
+// database's processes, with the machine's idle share: on 2 shared cores the
+// throughput is their time divided by the sum.
 //
 // The client is deliberately cheap: after initialize and
 // notifications/initialized it sends plain JSON-RPC POSTs with the
