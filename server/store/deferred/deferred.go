@@ -140,9 +140,15 @@ func (s *Store) Opened() <-chan struct{} { return s.opened }
 // verdict is then "starting").
 func (s *Store) Opening() bool { return s.inner.Load() == nil }
 
-// current returns the open backend or the error every call gets before,
+// current returns the open backend for a data call, waiting for the first
+// attempt up to Config.FirstOpenWait.
+func (s *Store) current(ctx context.Context) (memory.Store, error) {
+	return s.backend(ctx, s.cfg.FirstOpenWait)
+}
+
+// backend returns the open backend or the error every call gets before,
 // after waiting for the first attempt when wait is more than zero.
-func (s *Store) current(ctx context.Context, wait time.Duration) (memory.Store, error) {
+func (s *Store) backend(ctx context.Context, wait time.Duration) (memory.Store, error) {
 	if p := s.inner.Load(); p != nil {
 		return *p, nil
 	}
@@ -169,7 +175,7 @@ func (s *Store) current(ctx context.Context, wait time.Duration) (memory.Store, 
 
 // CreateEntities implements memory.Store.
 func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([]memory.Entity, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +184,7 @@ func (s *Store) CreateEntities(ctx context.Context, entities []memory.Entity) ([
 
 // CreateRelations implements memory.Store.
 func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation) ([]memory.Relation, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +193,7 @@ func (s *Store) CreateRelations(ctx context.Context, relations []memory.Relation
 
 // AddObservations implements memory.Store.
 func (s *Store) AddObservations(ctx context.Context, additions []memory.ObservationAddition) ([]memory.ObservationResult, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +202,7 @@ func (s *Store) AddObservations(ctx context.Context, additions []memory.Observat
 
 // DeleteEntities implements memory.Store.
 func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -205,7 +211,7 @@ func (s *Store) DeleteEntities(ctx context.Context, names []string) error {
 
 // DeleteObservations implements memory.Store.
 func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.ObservationDeletion) error {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -214,7 +220,7 @@ func (s *Store) DeleteObservations(ctx context.Context, deletions []memory.Obser
 
 // DeleteRelations implements memory.Store.
 func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation) error {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -223,7 +229,7 @@ func (s *Store) DeleteRelations(ctx context.Context, relations []memory.Relation
 
 // ReadGraph implements memory.Store.
 func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -232,7 +238,7 @@ func (s *Store) ReadGraph(ctx context.Context) (memory.Graph, error) {
 
 // SearchNodes implements memory.Store.
 func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -241,7 +247,7 @@ func (s *Store) SearchNodes(ctx context.Context, query string) (memory.Graph, er
 
 // OpenNodes implements memory.Store.
 func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -250,7 +256,7 @@ func (s *Store) OpenNodes(ctx context.Context, names []string) (memory.Graph, er
 
 // SearchMemories implements memory.Store.
 func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]memory.ScoredEntity, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +265,7 @@ func (s *Store) SearchMemories(ctx context.Context, query string, limit int) ([]
 
 // FindRelated implements memory.Store.
 func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (memory.Graph, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return memory.Graph{}, err
 	}
@@ -268,7 +274,7 @@ func (s *Store) FindRelated(ctx context.Context, q memory.FindRelatedQuery) (mem
 
 // Import implements memory.Store.
 func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult, error) {
-	st, err := s.current(ctx, s.cfg.FirstOpenWait)
+	st, err := s.current(ctx)
 	if err != nil {
 		return memory.ImportResult{}, err
 	}
@@ -278,7 +284,7 @@ func (s *Store) Import(ctx context.Context, g memory.Graph) (memory.ImportResult
 // Ping fails with the last open error until the backend is open, then
 // forwards.
 func (s *Store) Ping(ctx context.Context) error {
-	st, err := s.current(ctx, 0)
+	st, err := s.backend(ctx, 0)
 	if err != nil {
 		return err
 	}
