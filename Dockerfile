@@ -8,6 +8,8 @@ FROM golang:1.26 AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 COPY go.mod go.sum ./
+# go.mod replaces github.com/segmentio/encoding with the patched copy here.
+COPY third_party/ third_party/
 RUN go mod download
 COPY api/ api/
 COPY cmd/ cmd/

@@ -41,8 +41,12 @@ fmt: ## Run go fmt.
 vet: ## Run go vet.
 	go vet ./...
 
+.PHONY: verify-third-party
+verify-third-party: ## Check that third_party/ is its pristine modules plus their patches, and test the patched packages.
+	hack/third-party.sh verify
+
 .PHONY: test
-test: manifests generate fmt vet ## Run every test: unit, envtest, PostgreSQL, SQLite, end-to-end and brief fuzzing.
+test: manifests generate fmt vet verify-third-party ## Run every test: unit, envtest, PostgreSQL, SQLite, end-to-end and brief fuzzing.
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	dsn="$$(hack/test-postgres.sh)"; \
 	echo "envtest assets: $$assets"; \
