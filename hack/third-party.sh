@@ -34,6 +34,15 @@ copy() {
 	# shellcheck disable=SC2064 # expand $work now
 	trap "rm -rf '$work'" RETURN
 
+	# The replace directive applies to every version of the module: a copy
+	# of another version than the one go.mod requires would go unnoticed.
+	local req
+	req="$(go list -m -f '{{.Version}}' "$mod")"
+	if [ "$req" != "$ver" ]; then
+		log "go.mod requires $mod $req, the copy is $ver: port $rel to $req"
+		return 1
+	fi
+
 	local info
 	info="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$mod@$ver")"
 	dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")"
