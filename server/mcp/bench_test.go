@@ -1,13 +1,9 @@
 package mcp_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/memory-operator/memory-operator/server/config"
 	"github.com/memory-operator/memory-operator/server/mcp"
+	"github.com/memory-operator/memory-operator/server/mcp/mcptest"
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store"
 )
@@ -108,48 +105,6 @@ func benchStores(b *testing.B) map[string]memory.Store {
 	return out
 }
 
-// rawSession is a cheap MCP client: plain JSON-RPC POSTs with the session header.
-type rawSession struct {
-	url, id string
-	hc      *http.Client
-	n       atomic.Int64
-}
-
-func (s *rawSession) post(b *testing.B, body string) []byte {
-	req, _ := http.NewRequest(http.MethodPost, s.url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if s.id != "" {
-		req.Header.Set("Mcp-Session-Id", s.id)
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
-	}
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if s.id == "" {
-		s.id = resp.Header.Get("Mcp-Session-Id")
-	}
-	return out
-}
-
-func newRawSession(b *testing.B, url string, hc *http.Client) *rawSession {
-	s := &rawSession{url: url, hc: hc}
-	s.post(b, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
-	s.post(b, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	return s
-}
-
-func (s *rawSession) call(b *testing.B, tool, args string) {
-	id := s.n.Add(1)
-	out := s.post(b, `{"jsonrpc":"2.0","id":`+strconv.FormatInt(id, 10)+`,"method":"tools/call","params":{"name":"`+tool+`","arguments":`+args+`}}`)
-	if bytes.Contains(out, []byte(`"isError":true`)) || !bytes.Contains(out, []byte(`"result"`)) {
-		b.Fatalf("%s: %s", tool, out)
-	}
-}
-
 func BenchmarkToolCall(b *testing.B) {
 	stores := benchStores(b)
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -158,9 +113,7 @@ func BenchmarkToolCall(b *testing.B) {
 			continue
 		}
 		seedStore(b, st)
-		srv := mcp.New(st, mcp.Options{Logger: slog.New(slog.DiscardHandler)})
-		hs := httptest.NewServer(srv.StreamableHandler(mcp.HTTPOptions{}))
-		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		ts := mcptest.Serve(b, st)
 		var seq atomic.Int64
 		ops := []struct {
 			name   string
@@ -205,21 +158,18 @@ func BenchmarkToolCall(b *testing.B) {
 			})
 			b.Run(backend+"/"+op.name+"/mcp-http", func(b *testing.B) {
 				b.SetParallelism(16)
-				sessions := make(chan *rawSession, 64)
-				for range 16 * runtime.GOMAXPROCS(0) {
-					sessions <- newRawSession(b, hs.URL, hc)
-				}
+				sessions := ts.NewPool(b, 16*runtime.GOMAXPROCS(0))
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					s := <-sessions
 					for pb.Next() {
-						tool, args := op.args(int(seq.Add(1)))
-						s.call(b, tool, args)
+						if _, err := sessions.Call(op.args(int(seq.Add(1)))); err != nil {
+							b.Error(err)
+							return
+						}
 					}
 				})
 			})
 		}
-		hs.Close()
 	}
 }
 
@@ -258,23 +208,20 @@ func BenchmarkRawVsTypedHandler(b *testing.B) {
 			g, err := st.OpenNodes(ctx, in.Names)
 			return nil, g, err
 		})
-	hs := httptest.NewServer(srv.StreamableHandler(mcp.HTTPOptions{}))
-	defer hs.Close()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	ts := mcptest.ServeMCP(b, srv)
 	var seq atomic.Int64
 	for _, tool := range []string{"open_nodes", "open_nodes_typed"} {
 		b.Run(tool, func(b *testing.B) {
 			b.SetParallelism(16)
-			sessions := make(chan *rawSession, 64)
-			for range 16 * runtime.GOMAXPROCS(0) {
-				sessions <- newRawSession(b, hs.URL, hc)
-			}
+			sessions := ts.NewPool(b, 16*runtime.GOMAXPROCS(0))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				s := <-sessions
 				for pb.Next() {
 					i := int(seq.Add(1))
-					s.call(b, tool, `{"names":["`+benchName(i%benchEntities)+`","`+benchName((i*31)%benchEntities)+`","`+benchName((i*17)%benchEntities)+`"]}`)
+					if _, err := sessions.Call(tool, `{"names":["`+benchName(i%benchEntities)+`","`+benchName((i*31)%benchEntities)+`","`+benchName((i*17)%benchEntities)+`"]}`); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			})
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/memory-operator/memory-operator/server/mcp/mcptest"
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/postgres"
 	"github.com/memory-operator/memory-operator/server/store/storetest"
@@ -52,7 +53,11 @@ func BenchmarkBareSQLVsStore(b *testing.B) {
 	// this machine (the DSN's host is local); elsewhere it reads 0.
 	w := &storetest.Workload{N: benchEntities, DBProcess: "postgres"}
 	bare := &bareSQL{w: w, pool: pool}
-	storetest.CompareWithBare(b, s, w, bare.do)
+	// The whole server: the same operations as MCP tool calls over HTTP, one
+	// session per caller.
+	sessions := mcptest.Serve(b, s).NewPool(b, storetest.Clients)
+	server := func(r *rand.Rand, op storetest.Op) error { _, err := sessions.Call(w.ToolCall(r, op)); return err }
+	storetest.CompareWithBare(b, s, w, bare.do, server)
 }
 
 type bareSQL struct {

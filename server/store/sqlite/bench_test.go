@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memory-operator/memory-operator/server/mcp/mcptest"
 	"github.com/memory-operator/memory-operator/server/memory"
 	"github.com/memory-operator/memory-operator/server/store/internal/storeutil"
 	"github.com/memory-operator/memory-operator/server/store/sqlite"
@@ -70,7 +71,11 @@ func BenchmarkBareSQLVsStore(b *testing.B) {
 			bare.stmts[db][q] = st
 		}
 	}
-	storetest.CompareWithBare(b, s, w, bare.do)
+	// The whole server: the same operations as MCP tool calls over HTTP, one
+	// session per caller.
+	sessions := mcptest.Serve(b, s).NewPool(b, storetest.Clients)
+	server := func(r *rand.Rand, op storetest.Op) error { _, err := sessions.Call(w.ToolCall(r, op)); return err }
+	storetest.CompareWithBare(b, s, w, bare.do, server)
 }
 
 type bareSQL struct {

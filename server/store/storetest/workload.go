@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -140,6 +141,29 @@ func (w *Workload) NewRelation(r *rand.Rand) memory.Relation {
 	return memory.Relation{From: EntityName(r.IntN(w.N)), To: EntityName(r.IntN(w.N)), RelationType: fmt.Sprintf("bench-%d", w.Unique())}
 }
 
+// ToolCall is one operation as the MCP tool call that makes it: the tool's
+// name and its arguments (a JSON object), drawn as DoOp draws them.
+func (w *Workload) ToolCall(r *rand.Rand, op Op) (tool, args string) {
+	var v any
+	switch op {
+	case OpSearch:
+		tool, v = "search_nodes", map[string]string{"query": w.SearchQuery(r)}
+	case OpOpen:
+		tool, v = "open_nodes", map[string][]string{"names": w.OpenNames(r)}
+	case OpCreate:
+		tool, v = "create_entities", map[string][]memory.Entity{"entities": {w.NewEntity()}}
+	case OpObserve:
+		tool, v = "add_observations", map[string][]memory.ObservationAddition{"observations": {w.NewObservation(r)}}
+	case OpRelate:
+		tool, v = "create_relations", map[string][]memory.Relation{"relations": {w.NewRelation(r)}}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	return tool, string(b)
+}
+
 // Do runs one operation, chosen by Next, against s.
 func (w *Workload) Do(ctx context.Context, s memory.Store, r *rand.Rand) error {
 	return w.DoOp(ctx, s, r, w.Next(r))
@@ -219,11 +243,20 @@ func (w *Workload) DoOp(ctx context.Context, s memory.Store, r *rand.Rand, op Op
 // figures of a row are taken back to back on the same data, so their ratio
 // is the store's overhead even on a noisy machine. bare must draw its
 // arguments from the same w, so that new names stay unique.
-func CompareWithBare(b *testing.B, s memory.Store, w *Workload, bare func(r *rand.Rand, op Op) error) {
+//
+// With server (not nil), the mixed row also runs through it, right after
+// the other two, as "Mixed/Server": the same operations as MCP tool calls
+// (Workload.ToolCall) to memory-server serving s, so that Server/BareSQL is
+// the whole server's overhead over the bare statements, measured in the same
+// run.
+func CompareWithBare(b *testing.B, s memory.Store, w *Workload, bare, server func(r *rand.Rand, op Op) error) {
 	ctx := context.Background()
 	db := w.DBProcess
 	b.Run("Mixed/Store", func(b *testing.B) { parallel(b, db, func(r *rand.Rand) error { return w.Do(ctx, s, r) }) })
 	b.Run("Mixed/BareSQL", func(b *testing.B) { parallel(b, db, func(r *rand.Rand) error { return bare(r, w.Next(r)) }) })
+	if server != nil {
+		b.Run("Mixed/Server", func(b *testing.B) { parallel(b, db, func(r *rand.Rand) error { return server(r, w.Next(r)) }) })
+	}
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, op := range OpNames {
 		b.Run(op.Name+"/Store", func(b *testing.B) { serial(b, db, func() error { return w.DoOp(ctx, s, r, op.Op) }) })
